@@ -1,0 +1,207 @@
+"""Issuing end-entity certificates: with a key made here, or for a CSR.
+
+Each call is one transaction: the certificate exists (and is returned) only
+once the commit that stores it has returned. :func:`issue_many` pipelines many
+certificates: it signs the next batch while a writer thread commits the last.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from typing import Any, cast
+
+from cryptography import x509
+from sqlalchemy import Table
+
+from certward.ca.context import CAContext
+from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
+from certward.crypto.formats import load_csr
+from certward.crypto.keys import KeyType, generate_private_key, key_type_of
+from certward.crypto.names import parse_sans
+from certward.errors import CSRSignatureInvalid, InvalidSubject, StorageError
+from certward.store.models import CertificateRow
+
+__all__ = ["BULK_BATCH_SIZE", "issue_certificate", "issue_many", "leaf_request", "sign_csr"]
+
+BULK_BATCH_SIZE = 64
+# Core, not the ORM, on the hot insert path (see ../shared/reference/python-stack.md).
+_TABLE = cast(Table, CertificateRow.__table__)
+
+
+def leaf_request(
+    *,
+    common_name: str | None,
+    sans: Sequence[str] = (),
+    key_type: KeyType = KeyType.EC_P256,
+    generate_key: bool = True,
+) -> LeafRequest:
+    """A request for a certificate with subject ``CN=common_name`` and the given SANs.
+
+    With ``generate_key`` a fresh private key of ``key_type`` is made for it.
+    """
+    attributes = []
+    if common_name is not None:
+        if not common_name.strip() or len(common_name) > 64:
+            raise InvalidSubject("the common name must be 1-64 characters")
+        attributes.append(x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name.strip()))
+    private_key = generate_private_key(key_type) if generate_key else None
+    return LeafRequest(
+        subject=x509.Name(attributes),
+        sans=parse_sans(sans),
+        key_type=key_type,
+        private_key=private_key,
+    )
+
+
+def _factory(ctx: CAContext, session: Any, ca_name: str, profile_name: str) -> CertificateFactory:
+    profile = ctx.profiles.get(profile_name)
+    if profile.is_ca:
+        from certward.errors import PolicyViolation
+
+        raise PolicyViolation("use 'ca create --parent' to make a CA certificate, not profile 'ca'")
+    issuer = ctx.usable_issuer(session, ca_name)
+    return CertificateFactory(
+        issuer=issuer,
+        profile=profile,
+        keystore=ctx.keystore,
+        store_keys=ctx.settings.store_issued_keys,
+    )
+
+
+def _issue_one(
+    ctx: CAContext, *, ca_name: str, profile: str, request: LeafRequest, days: int | None
+) -> IssuedCertificate:
+    with ctx.database.transaction() as session:
+        factory = _factory(ctx, session, ca_name, profile)
+        factory.check(request)
+        now = ctx.clock()
+        not_before, not_after = factory.validity(now, days)
+        issued, row = factory.make(
+            request, not_before=not_before, not_after=not_after, issued_at=now
+        )
+        session.execute(_TABLE.insert(), [row])
+        chain = ctx.chain_of(session, ctx.ca_row(session, ca_name))
+    return with_chain([issued], chain)[0]
+
+
+def issue_certificate(
+    ctx: CAContext,
+    *,
+    ca_name: str,
+    profile: str,
+    common_name: str | None,
+    sans: Sequence[str] = (),
+    key_type: KeyType = KeyType.EC_P256,
+    days: int | None = None,
+) -> IssuedCertificate:
+    """Issue a certificate with a private key generated here (returned, and kept sealed)."""
+    # Check the profile before spending time on an RSA key it would refuse anyway.
+    ctx.profiles.get(profile).check_key_type(key_type)
+    request = leaf_request(common_name=common_name, sans=sans, key_type=key_type)
+    return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
+
+
+def sign_csr(
+    ctx: CAContext,
+    *,
+    ca_name: str,
+    profile: str,
+    csr_data: bytes,
+    days: int | None = None,
+) -> IssuedCertificate:
+    """Issue a certificate for a PKCS#10 CSR after checking its signature.
+
+    The subject and the SANs come from the CSR; every other extension it asks
+    for is ignored (the profile decides them), so a CSR cannot make itself a CA.
+    """
+    csr = load_csr(csr_data)
+    if not csr.is_signature_valid:
+        raise CSRSignatureInvalid("the CSR's signature does not match its public key")
+    public_key = csr.public_key()
+    key_type = key_type_of(public_key)
+    try:
+        san_ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        sans: tuple[x509.GeneralName, ...] = tuple(san_ext.value)
+    except x509.ExtensionNotFound:
+        sans = ()
+    except ValueError as exc:
+        from certward.errors import MalformedData
+
+        raise MalformedData(f"the CSR's extensions could not be parsed: {exc}") from None
+    request = LeafRequest(subject=csr.subject, sans=sans, key_type=key_type, public_key=public_key)
+    return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
+
+
+class _BatchWriter(threading.Thread):
+    """Commits batches of certificate rows on its own connection, in order."""
+
+    def __init__(self, ctx: CAContext) -> None:
+        super().__init__(name="certward-issue-writer", daemon=True)
+        self._engine = ctx.database.engine
+        self.batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.committed = 0
+
+    def run(self) -> None:
+        try:
+            with self._engine.connect() as connection:
+                while (rows := self.batches.get()) is not None:
+                    with connection.begin():
+                        connection.execute(_TABLE.insert(), rows)
+                    self.committed += len(rows)
+        except BaseException as exc:  # handed to the issuing thread, which raises it
+            self.error = exc
+            # Drain so the producer never blocks on a full queue after a failure.
+            while self.batches.get() is not None:
+                pass
+
+
+def issue_many(
+    ctx: CAContext,
+    *,
+    ca_name: str,
+    profile: str,
+    requests: Sequence[LeafRequest],
+    days: int | None = None,
+    batch_size: int = BULK_BATCH_SIZE,
+) -> list[IssuedCertificate]:
+    """Issue many certificates of one CA and profile; return once all are committed.
+
+    Every request is checked against the profile before anything is signed, so
+    a bad request stores nothing. Batches are committed in order; if a commit
+    fails, StorageError is raised and the certificates of earlier batches stay
+    issued (each batch is its own transaction).
+    """
+    with ctx.database.read() as session:
+        factory = _factory(ctx, session, ca_name, profile)
+        chain = ctx.chain_of(session, ctx.ca_row(session, ca_name))
+    for request in requests:
+        factory.check(request)
+    now = ctx.clock()
+    not_before, not_after = factory.validity(now, days)
+    writer = _BatchWriter(ctx)
+    writer.start()
+    issued: list[IssuedCertificate] = []
+    try:
+        for start in range(0, len(requests), batch_size):
+            rows = []
+            for request in requests[start : start + batch_size]:
+                certificate, row = factory.make(
+                    request, not_before=not_before, not_after=not_after, issued_at=now
+                )
+                issued.append(certificate)
+                rows.append(row)
+            if writer.error is not None:
+                break
+            writer.batches.put(rows)
+    finally:
+        writer.batches.put(None)
+        writer.join()
+    if writer.error is not None:
+        raise StorageError(
+            f"bulk issuance stopped after {writer.committed} stored certificates: "
+            f"{type(writer.error).__name__}"
+        ) from writer.error
+    return with_chain(issued, chain)

@@ -1,0 +1,1 @@
+"""certward.cli."""

@@ -1,0 +1,108 @@
+"""The ``certward`` command: global options, sub-command groups, one error handler."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from certward.cli.ca_commands import ca_app
+from certward.cli.cert_commands import cert_app
+from certward.cli.crl_commands import crl_app, hashdir_app
+from certward.cli.state import CLIState, emit_json, state_of
+from certward.errors import CertwardError
+from certward.logs import configure_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="certward",
+    help="certward: private CA, certificate manager, KMS and key distribution.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(ca_app, name="ca")
+app.add_typer(cert_app, name="cert")
+app.add_typer(crl_app, name="crl")
+app.add_typer(hashdir_app, name="hashdir")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path,
+        typer.Option("--data-dir", "-d", envvar="CERTWARD_DATA_DIR", help="the data directory"),
+    ] = Path("certward-data"),
+    database: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy database URL (default: SQLite in the data dir)"),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    log_level: Annotated[
+        str, typer.Option(envvar="CERTWARD_LOG_LEVEL", help="debug, info, warning or error")
+    ] = "warning",
+) -> None:
+    configure_logging(level=log_level.lower())
+    ctx.obj = CLIState(data_dir=data_dir, json_output=json_output, database=database)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    json_flag: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Create the data dir, its master keys and its database (safe to run again)."""
+    from certward.datadir import initialise_data_dir
+
+    state = state_of(ctx)
+    context = initialise_data_dir(state.data_dir, database=state.database)
+    result = {
+        "data_dir": str(state.data_dir.resolve()),
+        "database": context.database.safe_url,
+        "keys_dir": str(context.keystore.keys_dir),
+        "keystore_fingerprint": context.keystore.fingerprint,
+    }
+    if state.wants_json(json_flag):
+        emit_json(result)
+    else:
+        typer.echo(f"certward data dir ready: {result['data_dir']}")
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Bring the database schema up to this version of certward."""
+    from certward.config import load_settings
+    from certward.store.database import Database
+
+    state = state_of(ctx)
+    settings = load_settings(state.data_dir, database=state.database)
+    database = Database(settings.database_url(state.data_dir))
+    before, head = database.schema_revisions()
+    database.migrate()
+    typer.echo(f"schema at revision {head} (was {before or 'empty'})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, render any certward error as one line and an exit code.
+
+    Usage errors are Typer's own (exit 2 with its message); everything a command
+    raises from certward's error tree becomes ``error: <message> [<code>]``.
+    """
+    try:
+        app(args=argv)
+    except CertwardError as exc:
+        sys.stderr.write(f"error: {exc.message} [{exc.code}]\n")
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        import structlog
+
+        structlog.get_logger().exception("cli.internal_error")
+        sys.stderr.write(
+            f"error: internal error ({type(exc).__name__}); rerun with --log-level debug "
+            "and report it [internal]\n"
+        )
+        sys.exit(70)

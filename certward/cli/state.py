@@ -1,0 +1,78 @@
+"""What the global options hand to every command: where the data dir is, and how to print."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from certward.ca.context import CAContext
+
+__all__ = ["CLIState", "emit_json", "read_secret_file", "state_of"]
+
+
+@dataclass
+class CLIState:
+    data_dir: Path
+    json_output: bool
+    database: str | None
+    _context: CAContext | None = None
+
+    def context(self) -> CAContext:
+        """The opened data dir (opened once per command)."""
+        if self._context is None:
+            from certward.datadir import open_data_dir
+
+            self._context = open_data_dir(self.data_dir, database=self.database)
+        return self._context
+
+    def wants_json(self, flag: bool) -> bool:
+        """True when either the global or the command's ``--json`` was given."""
+        return self.json_output or flag
+
+
+def state_of(ctx: typer.Context) -> CLIState:
+    """The CLIState the root callback stored on the click context."""
+    state = ctx.find_root().obj
+    assert isinstance(state, CLIState)
+    return state
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as one JSON document on stdout."""
+    sys.stdout.write(json.dumps(value, default=_default, indent=2, sort_keys=True) + "\n")
+
+
+def read_secret_file(path: Path) -> bytes:
+    """A password from a file: its bytes without one trailing newline (as most tools write it)."""
+    from certward.errors import InvalidInput
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read password file {path}: {exc.strerror}") from None
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        raise InvalidInput(f"password file {path} is empty")
+    return data

@@ -1,0 +1,113 @@
+"""Settings: flags over ``CERTWARD_*`` environment over ``certward.toml`` in the data dir.
+
+The TOML file holds no secrets in clear. A bad value is a ConfigError naming
+the setting, never a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from certward.errors import ConfigError
+
+__all__ = ["CONFIG_FILE_NAME", "ProfileSettings", "Settings", "load_settings"]
+
+CONFIG_FILE_NAME = "certward.toml"
+
+
+class ProfileSettings(BaseModel):
+    """A user-defined certificate profile (``[profiles.NAME]`` in certward.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: Literal["server", "client"] = Field(
+        description="built-in profile whose key usages and EKUs this one starts from"
+    )
+    allowed_key_types: list[str] | None = None
+    max_days: int | None = Field(default=None, gt=0, le=36500)
+    default_days: int | None = Field(default=None, gt=0, le=36500)
+    san_required: bool | None = None
+    allowed_san_patterns: list[str] | None = Field(
+        default=None,
+        description="fnmatch patterns over TYPE:value, e.g. 'DNS:*.example.com', 'IP:10.*'",
+    )
+    extra_ekus: list[str] = Field(default_factory=list, description="dotted OIDs")
+    crl_distribution_urls: list[str] = Field(default_factory=list)
+    issuing_certificate_urls: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """Everything certward can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CERTWARD_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite certward.db in the data dir"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    log_format: Literal["json", "console"] = "json"
+    crl_days: int = Field(default=7, gt=0, le=3650, description="validity of published CRLs")
+    root_ca_days: int = Field(default=3650, gt=0, le=36500)
+    intermediate_ca_days: int = Field(default=1825, gt=0, le=36500)
+    store_issued_keys: bool = Field(
+        default=True,
+        description="keep server-generated private keys (sealed) so they can be exported again",
+    )
+    profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def database_url(self, data_dir: Path) -> str:
+        """The configured database URL, or the embedded SQLite file of ``data_dir``."""
+        if self.database:
+            return self.database
+        return f"sqlite:///{(Path(data_dir) / 'certward.db').resolve()}"
+
+
+def load_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for ``data_dir``: ``overrides`` (flags) win over env, env over the TOML file."""
+    path = Path(data_dir) / CONFIG_FILE_NAME
+    if path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    bound = type(
+        "BoundSettings",
+        (Settings,),
+        {"model_config": SettingsConfigDict(**{**Settings.model_config, "toml_file": path})},
+    )
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        settings: Settings = bound(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+    return settings

@@ -1,0 +1,237 @@
+"""The one error tree of certward.
+
+Every failure that a user can cause or see is a subclass of :class:`CertwardError`
+with a stable ``code`` (``area.reason``), an HTTP ``status`` and a CLI ``exit_code``.
+Entry points render these in one place each; messages never carry secrets.
+
+    CertwardError
+    ├── InvalidInput                 input.invalid            400 / exit 2
+    │   ├── MalformedData            input.malformed          (PEM/DER/CSR/CRL/PKCS#12 garbage)
+    │   ├── InvalidName              input.invalid_name
+    │   ├── InvalidSubject           input.invalid_subject
+    │   ├── InvalidValidity          input.invalid_validity
+    │   ├── ConfigError              config.invalid
+    │   └── PasswordError            input.password           (wrong or unacceptable password)
+    ├── NotFound                     not_found                404 / exit 3
+    │   ├── CANotFound               ca.not_found
+    │   └── CertificateNotFound      certificate.not_found
+    ├── Conflict                     conflict                 409 / exit 4
+    │   ├── CAExists                 ca.exists
+    │   └── AlreadyRevoked           certificate.already_revoked
+    ├── PolicyViolation              policy.violation         422 / exit 5
+    │   ├── KeyTypeNotAllowed        policy.key_type_not_allowed
+    │   ├── SANNotAllowed            policy.san_not_allowed
+    │   ├── SANRequired              policy.san_required
+    │   ├── ProfileNotFound          policy.profile_not_found
+    │   ├── IssuerNotUsable          ca.issuer_not_usable     (revoked, expired or not a CA)
+    │   ├── CSRSignatureInvalid      csr.signature_invalid
+    │   └── NotRevocable             certificate.not_revocable
+    ├── KeystoreError                keystore.error           500 / exit 6
+    │   ├── KeystoreMissing          keystore.missing         (both key files gone, data present)
+    │   ├── KeystoreCorrupt          keystore.corrupt         (both copies damaged)
+    │   ├── KeystoreMismatch         keystore.mismatch        (the key does not open this data)
+    │   └── DecryptionFailed         keystore.decryption_failed
+    ├── StorageError                 storage.error            503 / exit 7
+    │   └── SchemaMismatch           storage.schema_mismatch
+    └── FilePermissionError          file.permission          400 / exit 8
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyRevoked",
+    "CAExists",
+    "CANotFound",
+    "CSRSignatureInvalid",
+    "CertificateNotFound",
+    "CertwardError",
+    "ConfigError",
+    "Conflict",
+    "DecryptionFailed",
+    "FilePermissionError",
+    "InvalidInput",
+    "InvalidName",
+    "InvalidSubject",
+    "InvalidValidity",
+    "IssuerNotUsable",
+    "KeyTypeNotAllowed",
+    "KeystoreCorrupt",
+    "KeystoreError",
+    "KeystoreMismatch",
+    "KeystoreMissing",
+    "MalformedData",
+    "NotFound",
+    "NotRevocable",
+    "PasswordError",
+    "PolicyViolation",
+    "ProfileNotFound",
+    "SANNotAllowed",
+    "SANRequired",
+    "SchemaMismatch",
+    "StorageError",
+    "error_class_for_code",
+]
+
+
+class CertwardError(Exception):
+    """Base of every certward error: a stable code, a status and a one-line message."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str) -> None:
+        # One line only: the CLI prints it as is and HTTP puts it in a JSON string.
+        self.message = " ".join(message.split())
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, str]:
+        """The ``{"code", "message"}`` part of an error body."""
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(CertwardError):
+    code = "input.invalid"
+    status = 400
+    exit_code = 2
+
+
+class MalformedData(InvalidInput):
+    code = "input.malformed"
+
+
+class InvalidName(InvalidInput):
+    code = "input.invalid_name"
+
+
+class InvalidSubject(InvalidInput):
+    code = "input.invalid_subject"
+
+
+class InvalidValidity(InvalidInput):
+    code = "input.invalid_validity"
+
+
+class ConfigError(InvalidInput):
+    code = "config.invalid"
+
+
+class PasswordError(InvalidInput):
+    code = "input.password"
+
+
+class NotFound(CertwardError):
+    code = "not_found"
+    status = 404
+    exit_code = 3
+
+
+class CANotFound(NotFound):
+    code = "ca.not_found"
+
+
+class CertificateNotFound(NotFound):
+    code = "certificate.not_found"
+
+
+class Conflict(CertwardError):
+    code = "conflict"
+    status = 409
+    exit_code = 4
+
+
+class CAExists(Conflict):
+    code = "ca.exists"
+
+
+class AlreadyRevoked(Conflict):
+    code = "certificate.already_revoked"
+
+
+class PolicyViolation(CertwardError):
+    code = "policy.violation"
+    status = 422
+    exit_code = 5
+
+
+class KeyTypeNotAllowed(PolicyViolation):
+    code = "policy.key_type_not_allowed"
+
+
+class SANNotAllowed(PolicyViolation):
+    code = "policy.san_not_allowed"
+
+
+class SANRequired(PolicyViolation):
+    code = "policy.san_required"
+
+
+class ProfileNotFound(PolicyViolation):
+    code = "policy.profile_not_found"
+
+
+class IssuerNotUsable(PolicyViolation):
+    code = "ca.issuer_not_usable"
+
+
+class CSRSignatureInvalid(PolicyViolation):
+    code = "csr.signature_invalid"
+
+
+class NotRevocable(PolicyViolation):
+    code = "certificate.not_revocable"
+
+
+class KeystoreError(CertwardError):
+    code = "keystore.error"
+    status = 500
+    exit_code = 6
+
+
+class KeystoreMissing(KeystoreError):
+    code = "keystore.missing"
+
+
+class KeystoreCorrupt(KeystoreError):
+    code = "keystore.corrupt"
+
+
+class KeystoreMismatch(KeystoreError):
+    code = "keystore.mismatch"
+
+
+class DecryptionFailed(KeystoreError):
+    code = "keystore.decryption_failed"
+
+
+class StorageError(CertwardError):
+    code = "storage.error"
+    status = 503
+    exit_code = 7
+
+
+class SchemaMismatch(StorageError):
+    code = "storage.schema_mismatch"
+
+
+class FilePermissionError(CertwardError):
+    code = "file.permission"
+    status = 400
+    exit_code = 8
+
+
+def _all_subclasses(cls: type[CertwardError]) -> list[type[CertwardError]]:
+    found: list[type[CertwardError]] = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class_for_code(code: str) -> type[CertwardError]:
+    """The error class registered for a wire ``code`` (the SDK raises these)."""
+    for cls in _all_subclasses(CertwardError):
+        if cls.code == code:
+            return cls
+    return CertwardError

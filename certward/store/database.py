@@ -1,0 +1,176 @@
+"""Engines, transactions and schema migrations for SQLite and PostgreSQL.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``: a
+commit that returned is on disk. Write transactions start with ``BEGIN
+IMMEDIATE`` so two writers never deadlock on a lock upgrade; they wait up to
+the busy timeout instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from certward.errors import SchemaMismatch, StorageError
+
+__all__ = ["Database", "sqlite_url"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of an SQLite file."""
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("certward_write", True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """One database (SQLite file or PostgreSQL), its engine and its units of work."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        try:
+            if self.is_sqlite:
+                self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+                _configure_sqlite(self.engine)
+            else:
+                self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StorageError(
+                f"cannot use database {self.safe_url}: {type(exc).__name__}"
+            ) from None
+        self._reader = self.engine.execution_options(certward_write=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without a password, for messages and logs."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return self.url.split(":", 1)[0] + "://…"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write unit of work: commits when the block ends, rolls back on any error."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            with _storage_errors(self.safe_url):
+                yield session
+                session.commit()
+        finally:
+            session.close()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (a plain BEGIN on SQLite, so writers are not held up)."""
+        session = Session(self._reader, expire_on_commit=False)
+        try:
+            with _storage_errors(self.safe_url):
+                # No rollback here: it would expire the rows the caller still reads;
+                # close() ends the (read-only) transaction all the same.
+                yield session
+        finally:
+            session.close()
+
+    # -- schema ----------------------------------------------------------------
+
+    def _alembic_config(self, connection: Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.attributes["connection"] = connection
+        return config
+
+    def schema_revisions(self) -> tuple[str | None, str]:
+        """(current revision of the database, newest revision this code knows)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        with _storage_errors(self.safe_url), self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            head = ScriptDirectory.from_config(self._alembic_config(connection)).get_current_head()
+        assert head is not None
+        return current, head
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        from alembic import command
+
+        current, head = self.schema_revisions()
+        if current == head:
+            return
+        self._refuse_unknown(current)
+        with _storage_errors(self.safe_url), self.engine.begin() as connection:
+            command.upgrade(self._alembic_config(connection), "head")
+
+    def check_schema(self) -> None:
+        """Refuse a database whose schema is older or newer than this code."""
+        current, head = self.schema_revisions()
+        if current == head:
+            return
+        self._refuse_unknown(current)
+        raise SchemaMismatch(
+            f"database schema is at revision {current or 'none'}, this certward needs {head}; "
+            "run: certward migrate"
+        )
+
+    def _refuse_unknown(self, current: str | None) -> None:
+        from alembic.script import ScriptDirectory
+
+        if current is None:
+            return
+        with self.engine.connect() as connection:
+            scripts = ScriptDirectory.from_config(self._alembic_config(connection))
+            known = {script.revision for script in scripts.walk_revisions()}
+        if current not in known:
+            raise SchemaMismatch(
+                f"database schema revision {current} is newer than this certward understands; "
+                "upgrade certward"
+            )
+
+    def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+        with _storage_errors(self.safe_url), self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _storage_errors(safe_url: str) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        # Driver messages can include the URL; keep only the first line of the cause.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise StorageError(f"database {safe_url} is unavailable: {reason}") from None
