@@ -72,13 +72,17 @@ class DataDir:
 
 
 def _context(
-    layout: DataDir, settings: Settings, database: Database, keystore: Keystore
+    layout: DataDir,
+    settings: Settings,
+    database: Database,
+    keystore: Keystore,
+    profiles: ProfileRegistry,
 ) -> CAContext:
     return CAContext(
         database=database,
         keystore=keystore,
         settings=settings,
-        profiles=ProfileRegistry(settings.profiles),
+        profiles=profiles,
         published_dir=layout.published_dir,
     )
 
@@ -97,19 +101,25 @@ def _check_keystore(database: Database, keystore: Keystore, recorded: str) -> No
 
 
 def _open(layout: DataDir, settings: Settings, *, migrate: bool) -> CAContext:
+    # A bad profile is a config error found before any database or key is created.
+    profiles = ProfileRegistry(settings.profiles)
     database = Database(settings.database_url(layout.root))
-    if migrate:
-        database.migrate()
-    else:
-        database.check_schema()
-    recorded = _recorded_fingerprint(database)
-    keystore = Keystore.load(layout.keys_dir, create=recorded is None)
-    if recorded is None:
-        with database.transaction() as session:
-            session.add(MetaValue(key=_FINGERPRINT_KEY, value=keystore.fingerprint))
-    else:
-        _check_keystore(database, keystore, recorded)
-    return _context(layout, settings, database, keystore)
+    try:
+        if migrate:
+            database.migrate()
+        else:
+            database.check_schema()
+        recorded = _recorded_fingerprint(database)
+        keystore = Keystore.load(layout.keys_dir, create=recorded is None)
+        if recorded is None:
+            with database.transaction() as session:
+                session.add(MetaValue(key=_FINGERPRINT_KEY, value=keystore.fingerprint))
+        else:
+            _check_keystore(database, keystore, recorded)
+    except BaseException:
+        database.dispose()  # a refused data dir keeps no pooled connections
+        raise
+    return _context(layout, settings, database, keystore, profiles)
 
 
 def initialise_data_dir(path: Path, **overrides: Any) -> CAContext:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from sqlalchemy import select
@@ -24,8 +25,10 @@ from certward.crypto.keys import (
 )
 from certward.crypto.names import common_name_of, parse_subject
 from certward.crypto.serials import random_serial, serial_hex
-from certward.errors import CAExists, InvalidName, IssuerNotUsable
+from certward.errors import CAExists, InvalidInput, InvalidName, InvalidValidity, IssuerNotUsable
 from certward.store.models import CertificateAuthorityRow, CertificateRow
+
+_log = structlog.get_logger()
 
 __all__ = ["CAInfo", "ca_chain", "create_ca", "get_ca", "list_cas", "validate_ca_name"]
 
@@ -33,6 +36,8 @@ _CA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # Certificates are back-dated a little so that a relying party whose clock runs
 # slightly behind does not see them as "not yet valid".
 BACKDATE = timedelta(minutes=1)
+# The bound of the root_ca_days / intermediate_ca_days settings.
+_MAX_CA_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class CAInfo:
 
 def validate_ca_name(name: str) -> str:
     """``name`` if it is a valid CA name (letters, digits, . _ -; at most 64)."""
-    if not _CA_NAME.match(name):
+    if not _CA_NAME.fullmatch(name):
         raise InvalidName(
             f"CA name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -98,7 +103,9 @@ def create_ca(
     validate_ca_name(name)
     subject_name = parse_subject(subject)
     if path_length is not None and path_length < 0:
-        raise InvalidName(f"path length must be 0 or more, not {path_length}")
+        raise InvalidInput(f"path length must be 0 or more, not {path_length}")
+    if days is not None and not 1 <= days <= _MAX_CA_DAYS:
+        raise InvalidValidity(f"CA validity must be 1-{_MAX_CA_DAYS} days, not {days}")
     key = generate_private_key(key_type)
     now = ctx.clock()
     with ctx.database.transaction() as session:
@@ -181,6 +188,7 @@ def create_ca(
         info = _info(session, row)
         chain = ctx.chain_of(session, row)
     publish_ca_files(ctx, name=name, chain=chain, crl_der=crl.der)
+    _log.info("ca.created", ca=name, parent=parent, subject=info.subject, serial=info.serial)
     return info
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from certward.ca.profiles import ProfileRegistry
@@ -54,6 +54,7 @@ class LoadedCA:
     key_id: x509.SubjectKeyIdentifier
     not_after: datetime
     parent_id: int | None
+    chain: tuple[x509.Certificate, ...] = field(repr=False)
 
 
 @dataclass
@@ -78,19 +79,20 @@ class CAContext:
             raise CANotFound(f"no CA named {name!r}")
         return row
 
-    def load(self, row: CertificateAuthorityRow) -> LoadedCA:
+    def load(self, session: Session, row: CertificateAuthorityRow) -> LoadedCA:
         """The signing-ready form of a CA row (opened once, then cached)."""
         cache_key = (row.id, row.serial)
         loaded = self._loaded.get(cache_key)
         if loaded is not None:
             return loaded
+        chain = self.chain_of(session, row)
         with self._lock:
             loaded = self._loaded.get(cache_key)
             if loaded is None:
                 key = load_private_key(
                     self.keystore.open(row.key_sealed, record_id=ca_key_record_id(row.name))
                 )
-                certificate = x509.load_der_x509_certificate(row.certificate_der)
+                certificate = chain[0]
                 loaded = LoadedCA(
                     id=row.id,
                     name=row.name,
@@ -105,6 +107,7 @@ class CAContext:
                     ).value,
                     not_after=row.not_after,
                     parent_id=row.parent_id,
+                    chain=chain,
                 )
                 self._loaded[cache_key] = loaded
         return loaded
@@ -123,24 +126,41 @@ class CAContext:
         return tuple(certificates)
 
     def usable_issuer(self, session: Session, name: str) -> LoadedCA:
-        """The CA ``name`` if it may issue now: it and every CA above it unexpired and unrevoked."""
-        row = self.ca_row(session, name)
+        """The CA ``name`` if it may issue now: it and every CA above it unexpired and unrevoked.
+
+        One query reads the state of every CA (there are few), so the check costs
+        the same at any depth; the opened key comes from the cache.
+        """
+        states = {state.id: state for state in session.execute(_CA_STATES)}
+        found = next((state for state in states.values() if state.name == name), None)
+        if found is None:
+            raise CANotFound(f"no CA named {name!r}")
         now = self.clock()
-        current: CertificateAuthorityRow | None = row
+        current: _CAState | None = found
         while current is not None:
             if current.not_after <= now:
                 raise IssuerNotUsable(
                     f"CA {current.name!r} expired on {current.not_after.isoformat()}; "
                     f"{name!r} cannot issue"
                 )
-            revoked = session.scalar(
-                select(CertificateRow.revoked_at).where(CertificateRow.serial == current.serial)
-            )
-            if revoked is not None:
+            if current.revoked_at is not None:
                 raise IssuerNotUsable(f"CA {current.name!r} is revoked; {name!r} cannot issue")
-            current = (
-                session.get(CertificateAuthorityRow, current.parent_id)
-                if current.parent_id
-                else None
-            )
-        return self.load(row)
+            current = states.get(current.parent_id) if current.parent_id is not None else None
+        loaded = self._loaded.get((found.id, found.serial))
+        if loaded is not None:
+            return loaded
+        row = session.get(CertificateAuthorityRow, found.id)
+        assert row is not None
+        return self.load(session, row)
+
+
+# Every CA with the revocation state of its own certificate.
+_CAState = Row[int, str, int | None, str, datetime, datetime | None]
+_CA_STATES = select(
+    CertificateAuthorityRow.id,
+    CertificateAuthorityRow.name,
+    CertificateAuthorityRow.parent_id,
+    CertificateAuthorityRow.serial,
+    CertificateAuthorityRow.not_after,
+    CertificateRow.revoked_at,
+).join(CertificateRow, CertificateRow.serial == CertificateAuthorityRow.serial)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from cryptography import x509
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,8 @@ from certward.errors import InvalidValidity
 from certward.store.models import CertificateAuthorityRow, CRLRow, RevocationRow
 
 __all__ = ["KEPT_CRLS", "PublishedCRL", "issue_crl_in_session", "latest_crl", "publish_crl"]
+
+_log = structlog.get_logger()
 
 # Older CRLs are only history; a 1M-entry CRL is ~40 MB, so keep a few, not all.
 KEPT_CRLS = 3
@@ -58,7 +61,7 @@ def issue_crl_in_session(
             .with_for_update()
         )
         session.refresh(row)
-    loaded = ctx.load(row)
+    loaded = ctx.load(session, row)
     now = ctx.clock()
     number = row.crl_number + 1
     entries = list(
@@ -109,6 +112,7 @@ def publish_crl(ctx: CAContext, ca_name: str, *, days: int | None = None) -> Pub
     with ctx.database.transaction() as session:
         crl = issue_crl_in_session(ctx, session, ctx.ca_row(session, ca_name), days=days)
     publish_crl_files(ctx, ca_name=ca_name, crl_der=crl.der)
+    _log.info("crl.published", ca=ca_name, number=crl.number, entries=crl.entries)
     return crl
 
 

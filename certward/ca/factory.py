@@ -71,6 +71,17 @@ class IssuedCertificate:
         return self.certificate.not_valid_before_utc
 
     @property
+    def sans(self) -> tuple[x509.GeneralName, ...]:
+        """The subject alternative names of the certificate."""
+        try:
+            extension = self.certificate.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            )
+        except x509.ExtensionNotFound:
+            return ()
+        return tuple(extension.value)
+
+    @property
     def certificate_pem(self) -> bytes:
         """The certificate as PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -147,7 +158,7 @@ class CertificateFactory:
             "is_ca": False,
             "subject": request.subject.rfc4514_string(),
             "common_name": common_name_of(request.subject),
-            "sans": " ".join(sans).lower(),
+            "sans": " ".join(sans),
             "key_type": request.key_type.value,
             "fingerprint": certificate.fingerprint(_SHA256).hex(),
             "not_before": not_before,

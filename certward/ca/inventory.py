@@ -120,7 +120,7 @@ def _filtered(
         pattern = f"%{_escape_like(text.lower())}%"
         conditions: list[ColumnElement[bool]] = [
             func.lower(CertificateRow.subject).like(pattern, escape="\\"),
-            CertificateRow.sans.like(pattern, escape="\\"),
+            func.lower(CertificateRow.sans).like(pattern, escape="\\"),
         ]
         with contextlib.suppress(InvalidInput):  # not a serial: search names only
             conditions.append(CertificateRow.serial == serial_hex(parse_serial(text)))
@@ -143,10 +143,9 @@ def list_certificates(
         raise InvalidInput(f"page size must be 1-{MAX_PAGE_SIZE}, not {limit}")
     after: int | None = None
     if cursor is not None:
-        try:
-            after = int(cursor)
-        except ValueError:
-            raise InvalidInput(f"invalid cursor {cursor!r}") from None
+        if not cursor.isdigit():
+            raise InvalidInput(f"invalid cursor {cursor!r}")
+        after = int(cursor)
     now = ctx.clock()
     with ctx.database.read() as session:
         query = select(CertificateRow, CertificateAuthorityRow.name).join(

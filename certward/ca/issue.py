@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, cast
 
+import structlog
 from cryptography import x509
 from sqlalchemy import Table
 
@@ -19,11 +20,20 @@ from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
-from certward.crypto.names import parse_sans
+from certward.crypto.names import format_san, parse_sans
 from certward.errors import CSRSignatureInvalid, InvalidSubject, StorageError
 from certward.store.models import CertificateRow
 
-__all__ = ["BULK_BATCH_SIZE", "issue_certificate", "issue_many", "leaf_request", "sign_csr"]
+__all__ = [
+    "BULK_BATCH_SIZE",
+    "csr_request",
+    "issue_certificate",
+    "issue_many",
+    "leaf_request",
+    "sign_csr",
+]
+
+_log = structlog.get_logger()
 
 BULK_BATCH_SIZE = 64
 # Core, not the ORM, on the hot insert path (see ../shared/reference/python-stack.md).
@@ -82,8 +92,15 @@ def _issue_one(
             request, not_before=not_before, not_after=not_after, issued_at=now
         )
         session.execute(_TABLE.insert(), [row])
-        chain = ctx.chain_of(session, ctx.ca_row(session, ca_name))
-    return with_chain([issued], chain)[0]
+    _log.info(
+        "certificate.issued",
+        serial=issued.serial,
+        ca=ca_name,
+        profile=profile,
+        subject=row["subject"],
+        key_generated=request.private_key is not None,
+    )
+    return with_chain([issued], factory.issuer.chain)[0]
 
 
 def issue_certificate(
@@ -103,15 +120,8 @@ def issue_certificate(
     return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
 
 
-def sign_csr(
-    ctx: CAContext,
-    *,
-    ca_name: str,
-    profile: str,
-    csr_data: bytes,
-    days: int | None = None,
-) -> IssuedCertificate:
-    """Issue a certificate for a PKCS#10 CSR after checking its signature.
+def csr_request(csr_data: bytes) -> LeafRequest:
+    """The request a PKCS#10 CSR makes, after checking its signature.
 
     The subject and the SANs come from the CSR; every other extension it asks
     for is ignored (the profile decides them), so a CSR cannot make itself a CA.
@@ -130,7 +140,22 @@ def sign_csr(
         from certward.errors import MalformedData
 
         raise MalformedData(f"the CSR's extensions could not be parsed: {exc}") from None
-    request = LeafRequest(subject=csr.subject, sans=sans, key_type=key_type, public_key=public_key)
+    # Re-parse every SAN through the same rules as typed ones: only DNS, IP, URI and
+    # e-mail names, and only well-formed ones, reach a certificate.
+    checked = parse_sans(format_san(san) for san in sans)
+    return LeafRequest(subject=csr.subject, sans=checked, key_type=key_type, public_key=public_key)
+
+
+def sign_csr(
+    ctx: CAContext,
+    *,
+    ca_name: str,
+    profile: str,
+    csr_data: bytes,
+    days: int | None = None,
+) -> IssuedCertificate:
+    """Issue a certificate for a PKCS#10 CSR (see :func:`csr_request` for what is kept)."""
+    request = csr_request(csr_data)
     return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
 
 
@@ -176,7 +201,7 @@ def issue_many(
     """
     with ctx.database.read() as session:
         factory = _factory(ctx, session, ca_name, profile)
-        chain = ctx.chain_of(session, ctx.ca_row(session, ca_name))
+    chain = factory.issuer.chain
     for request in requests:
         factory.check(request)
     now = ctx.clock()
@@ -204,4 +229,5 @@ def issue_many(
             f"bulk issuance stopped after {writer.committed} stored certificates: "
             f"{type(writer.error).__name__}"
         ) from writer.error
+    _log.info("certificates.issued", count=len(issued), ca=ca_name, profile=profile)
     return with_chain(issued, chain)

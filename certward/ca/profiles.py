@@ -22,6 +22,7 @@ from certward.crypto.keys import KeyType
 from certward.crypto.names import format_san
 from certward.errors import (
     ConfigError,
+    InvalidInput,
     InvalidValidity,
     KeyTypeNotAllowed,
     ProfileNotFound,
@@ -119,9 +120,7 @@ def _profile_from_settings(name: str, settings: ProfileSettings) -> Profile:
             else base.allowed_key_types
         )
         extra = tuple(ObjectIdentifier(oid) for oid in settings.extra_ekus)
-    except ValueError as exc:
-        raise ConfigError(f"profile {name!r}: {exc}") from None
-    except Exception as exc:  # KeyType.parse raises InvalidInput
+    except (ValueError, InvalidInput) as exc:  # a bad OID, or KeyType.parse's refusal
         raise ConfigError(f"profile {name!r}: {exc}") from None
     max_days = settings.max_days or base.max_days
     default_days = min(settings.default_days or base.default_days, max_days)

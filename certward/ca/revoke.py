@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
 from cryptography import x509
 from sqlalchemy import select
 
@@ -20,6 +21,8 @@ from certward.errors import AlreadyRevoked, CertificateNotFound, InvalidInput, N
 from certward.store.models import CertificateAuthorityRow, CertificateRow, RevocationRow
 
 __all__ = ["REASON_NAMES", "RevokedCertificate", "parse_reason", "revoke_certificate"]
+
+_log = structlog.get_logger()
 
 # The RFC 5280 names (as openssl prints and accepts them) → cryptography's flags.
 REASON_NAMES: dict[str, x509.ReasonFlags] = {
@@ -98,6 +101,8 @@ def revoke_certificate(
                 entry_der=encode_revoked_entry(int(canonical, 16), now, flag),
             )
         )
-        return RevokedCertificate(
+        result = RevokedCertificate(
             serial=canonical, ca_name=issuer.name, revoked_at=now, reason=row.revocation_reason
         )
+    _log.info("certificate.revoked", serial=canonical, ca=result.ca_name, reason=result.reason)
+    return result

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from certward.cli.state import emit_json, read_secret_file, state_of
+from certward.cli.state import check_output_file, emit_json, read_secret_file, state_of
 from certward.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from certward.ca.factory import IssuedCertificate
 
 __all__ = ["cert_app", "parse_duration"]
 
@@ -37,23 +40,15 @@ def _file_stem(common_name: str | None, serial: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", common_name).lstrip(".") or serial
 
 
-def _issued_json(issued: Any, paths: dict[str, Path]) -> dict[str, object]:
+def _issued_json(issued: IssuedCertificate, paths: dict[str, Path]) -> dict[str, object]:
     from certward.crypto.names import san_strings
 
-    try:
-        sans = list(
-            issued.certificate.extensions.get_extension_for_class(
-                __import__("cryptography").x509.SubjectAlternativeName
-            ).value
-        )
-    except Exception:
-        sans = []
     return {
         "serial": issued.serial,
         "ca": issued.ca_name,
         "profile": issued.profile,
         "subject": issued.certificate.subject.rfc4514_string(),
-        "sans": san_strings(sans),
+        "sans": san_strings(issued.sans),
         "not_before": issued.not_before,
         "not_after": issued.not_after,
         "paths": {kind: str(path) for kind, path in paths.items()},
@@ -80,11 +75,15 @@ def issue(
     """Issue a certificate with a key generated here; write cert, chain and key files."""
     from certward.ca.issue import issue_certificate
     from certward.crypto.formats import certificate_pem, chain_pem, export_pkcs12
-    from certward.crypto.keys import KeyType, private_key_to_pkcs8
+    from certward.crypto.keys import MAX_PASSWORD_LENGTH, KeyType, private_key_to_pkcs8
+    from certward.errors import PasswordError
     from certward.files import PUBLIC_FILE_MODE, SECRET_FILE_MODE, write_atomic
 
     state = state_of(ctx)
     password = read_secret_file(key_password_file) if key_password_file else None
+    # Refuse what would fail after issuance: the certificate would be stored, its files not.
+    if password is not None and len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
     parsed_key_type = KeyType.parse(key_type)
     stem = _file_stem(cn, "certificate")
     paths = {
@@ -94,7 +93,8 @@ def issue(
     }
     if pkcs12:
         paths["pkcs12"] = out / f"{stem}.p12"
-    if out.exists() and not out.is_dir():
+    nearest = next(p for p in (out, *out.parents) if p.exists())
+    if not nearest.is_dir():
         raise InvalidInput(f"--out {out} is not a directory")
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:
@@ -148,6 +148,7 @@ def sign(
     out: Annotated[Path, typer.Option(help="file for the certificate (PEM)")],
     days: Annotated[int | None, typer.Option(help="validity in days")] = None,
     chain: Annotated[bool, typer.Option(help="write the CA chain after the certificate")] = False,
+    force: Annotated[bool, typer.Option(help="overwrite an existing --out file")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
     """Issue a certificate for a CSR (its signature is checked first)."""
@@ -156,6 +157,9 @@ def sign(
     from certward.files import PUBLIC_FILE_MODE, write_atomic
 
     state = state_of(ctx)
+    check_output_file(out)
+    if out.exists() and not force:
+        raise Conflict(f"{out} already exists; use --force to overwrite")
     try:
         csr_data = csr.read_bytes()
     except OSError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from certward.cli.state import emit_json, state_of
+from certward.cli.state import check_output_file, emit_json, state_of
 
 __all__ = ["crl_app", "hashdir_app"]
 
@@ -33,6 +33,8 @@ def publish(
     from certward.files import PUBLIC_FILE_MODE, write_atomic
 
     state = state_of(ctx)
+    if out is not None:
+        check_output_file(out)
     crl = publish_crl(state.context(), ca, days=days)
     if out is not None:
         write_atomic(out, crl.der if der else crl.pem, mode=PUBLIC_FILE_MODE)

@@ -11,6 +11,7 @@ import typer
 from certward.cli.ca_commands import ca_app
 from certward.cli.cert_commands import cert_app
 from certward.cli.crl_commands import crl_app, hashdir_app
+from certward.cli.keystore_commands import keystore_app
 from certward.cli.state import CLIState, emit_json, state_of
 from certward.errors import CertwardError
 from certward.logs import configure_logging
@@ -28,6 +29,7 @@ app.add_typer(ca_app, name="ca")
 app.add_typer(cert_app, name="cert")
 app.add_typer(crl_app, name="crl")
 app.add_typer(hashdir_app, name="hashdir")
+app.add_typer(keystore_app, name="keystore")
 
 
 @app.callback()
@@ -73,7 +75,10 @@ def init(
 
 
 @app.command()
-def migrate(ctx: typer.Context) -> None:
+def migrate(
+    ctx: typer.Context,
+    json_flag: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
     """Bring the database schema up to this version of certward."""
     from certward.config import load_settings
     from certward.store.database import Database
@@ -83,7 +88,11 @@ def migrate(ctx: typer.Context) -> None:
     database = Database(settings.database_url(state.data_dir))
     before, head = database.schema_revisions()
     database.migrate()
-    typer.echo(f"schema at revision {head} (was {before or 'empty'})")
+    database.dispose()
+    if state.wants_json(json_flag):
+        emit_json({"revision": head, "previous_revision": before})
+    else:
+        typer.echo(f"schema at revision {head} (was {before or 'empty'})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         import structlog
 
-        structlog.get_logger().exception("cli.internal_error")
+        # The traceback goes to the log at debug level only: stderr keeps one line.
+        structlog.get_logger().debug("cli.internal_error", exc_info=True)
         sys.stderr.write(
             f"error: internal error ({type(exc).__name__}); rerun with --log-level debug "
             "and report it [internal]\n"

@@ -8,13 +8,14 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from certward.ca.context import CAContext
+if TYPE_CHECKING:
+    from certward.ca.context import CAContext
 
-__all__ = ["CLIState", "emit_json", "read_secret_file", "state_of"]
+__all__ = ["CLIState", "check_output_file", "emit_json", "read_secret_file", "state_of"]
 
 
 @dataclass
@@ -76,3 +77,13 @@ def read_secret_file(path: Path) -> bytes:
     if not data:
         raise InvalidInput(f"password file {path} is empty")
     return data
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse an output file that cannot be written, before anything is issued or stored."""
+    from certward.errors import InvalidInput
+
+    if path.is_dir():
+        raise InvalidInput(f"--out {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"cannot write {path}: {path.parent} is not a directory")

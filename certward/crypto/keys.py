@@ -106,6 +106,19 @@ def _check_password(password: bytes | None) -> None:
         raise PasswordError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
 
 
+def _is_encrypted(data: bytes, *, is_pem: bool) -> bool:
+    if is_pem:
+        return b"ENCRYPTED" in data
+    # DER carries no marker: an encrypted PKCS#8 key is one that asks for a password.
+    try:
+        serialization.load_der_private_key(data, password=None)
+    except TypeError:
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
+
+
 def load_private_key(data: bytes, *, password: bytes | None = None) -> SigningKey:
     """Parse a PEM or DER private key (PKCS#8, traditional, encrypted or not).
 
@@ -124,7 +137,7 @@ def load_private_key(data: bytes, *, password: bytes | None = None) -> SigningKe
             raise PasswordError("the private key is encrypted: a password is required") from exc
         raise PasswordError("a password was given but the private key is not encrypted") from exc
     except ValueError as exc:
-        if is_pem and b"ENCRYPTED" in data and password is not None:
+        if password is not None and _is_encrypted(data, is_pem=is_pem):
             raise PasswordError("wrong password for the private key") from exc
         raise MalformedData("the private key could not be parsed (not PEM or DER)") from exc
     except UnsupportedAlgorithm as exc:

@@ -112,6 +112,8 @@ def parse_subject(subject: str) -> x509.Name:
         rdn_texts = _split_unescaped(text[1:], "/")
         if rdn_texts and rdn_texts[-1] == "":
             rdn_texts.pop()
+        if not rdn_texts:
+            raise InvalidSubject("subject is empty")
     else:
         # RFC 4514 lists the most specific RDN first; the DER order is the reverse.
         rdn_texts = list(reversed(_split_unescaped(text, ",")))

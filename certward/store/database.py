@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from certward.errors import SchemaMismatch, StorageError
+from certward.errors import Conflict, SchemaMismatch, StorageError
 
 __all__ = ["Database", "sqlite_url"]
 
@@ -170,6 +170,9 @@ class Database:
 def _storage_errors(safe_url: str) -> Iterator[None]:
     try:
         yield
+    except IntegrityError:
+        # Constraint names and values can say more than a user should see; keep it generic.
+        raise Conflict("the change conflicts with data already stored") from None
     except OperationalError as exc:
         # Driver messages can include the URL; keep only the first line of the cause.
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__

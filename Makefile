@@ -1,0 +1,43 @@
+# certward — one command to serve, one to test. Everything is installed by these targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= certward-data
+
+.PHONY: setup system-deps serve test lint typecheck bench bench-quick clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+setup: $(BIN)/.installed system-deps
+
+## serve: set up and run certward on the embedded SQLite default (data in ./$(DATA))
+serve: setup
+	bash scripts/serve.sh $(DATA)
+
+lint: setup
+	$(BIN)/ruff check certward tests bench
+	$(BIN)/ruff format --check certward tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+## test: set up and run every check and test (PostgreSQL tests run when 127.0.0.1:5432 answers)
+test: lint typecheck
+	bash scripts/run-tests.sh
+
+## bench: the benchmark suite with side-by-side references (long)
+bench: setup
+	$(BIN)/python bench/run.py
+
+bench-quick: setup
+	$(BIN)/python bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

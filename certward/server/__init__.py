@@ -1,0 +1,1 @@
+"""certward.server: the mutual-TLS HTTPS service."""

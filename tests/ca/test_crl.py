@@ -1,0 +1,196 @@
+"""Publishing CRLs: validity, numbering, signature, AKI, pruning of old CRLs and published files."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from sqlalchemy import select
+
+from certward.ca.authority import ca_chain, get_ca
+from certward.ca.crl import KEPT_CRLS, latest_crl, publish_crl
+from certward.ca.revoke import revoke_certificate
+from certward.crypto.formats import load_crl
+from certward.errors import CANotFound, InvalidValidity
+from certward.store.models import CertificateAuthorityRow, CRLRow
+from tests.support.pki import PKI
+
+# Certificate contents do not depend on the database, so tests of contents alone run on
+# SQLite only; everything that stores, refuses to store or queries runs on both backends.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+NOW = datetime(2030, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def _stored_numbers(pki: PKI, ca_name: str) -> list[int]:
+    with pki.context.database.read() as session:
+        ca_id = session.scalar(
+            select(CertificateAuthorityRow.id).where(CertificateAuthorityRow.name == ca_name)
+        )
+        return list(
+            session.scalars(
+                select(CRLRow.number).where(CRLRow.ca_id == ca_id).order_by(CRLRow.number)
+            )
+        )
+
+
+def test_next_update_is_this_update_plus_the_requested_days(pki: PKI) -> None:
+    context = replace(pki.context, clock=lambda: NOW)
+
+    crl = publish_crl(context, "issuing", days=3)
+
+    assert crl.this_update == NOW
+    assert crl.next_update == NOW + timedelta(days=3)
+    parsed = load_crl(crl.der)
+    assert parsed.last_update_utc == NOW
+    assert parsed.next_update_utc == NOW + timedelta(days=3)
+
+
+def test_crl_validity_defaults_to_the_configured_days(pki: PKI) -> None:
+    context = replace(pki.context, clock=lambda: NOW)
+
+    crl = publish_crl(context, "issuing")
+
+    assert crl.next_update == NOW + timedelta(days=context.settings.crl_days)
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651])
+def test_crl_days_out_of_range_are_invalid_validity(pki: PKI, days: int) -> None:
+    before = latest_crl(pki.context, "issuing")
+
+    with pytest.raises(InvalidValidity):
+        publish_crl(pki.context, "issuing", days=days)
+
+    assert latest_crl(pki.context, "issuing") == before
+
+
+@SQLITE_ONLY
+def test_crl_signature_is_valid_with_the_ca_public_key(pki: PKI) -> None:
+    issuing = ca_chain(pki.context, "issuing")[0]
+
+    crl = load_crl(publish_crl(pki.context, "issuing").der)
+
+    assert crl.is_signature_valid(issuing.public_key())
+    assert crl.issuer == issuing.subject
+
+
+@SQLITE_ONLY
+def test_crl_signature_is_not_valid_with_another_key(pki: PKI) -> None:
+    root = ca_chain(pki.context, "root")[0]
+
+    crl = load_crl(publish_crl(pki.context, "issuing").der)
+
+    assert not crl.is_signature_valid(root.public_key())
+
+
+@SQLITE_ONLY
+def test_crl_is_version_2_with_number_and_authority_key_identifier(pki: PKI) -> None:
+    issuing = ca_chain(pki.context, "issuing")[0]
+    ski = issuing.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+
+    published = publish_crl(pki.context, "issuing")
+    crl = load_crl(published.der)
+
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value
+    aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert number.crl_number == published.number
+    assert aki.key_identifier == ski.digest
+
+
+def test_crl_numbers_increase_by_one_per_publication(pki: PKI) -> None:
+    numbers = [publish_crl(pki.context, "issuing").number for _ in range(3)]
+
+    assert numbers == [2, 3, 4]
+    assert get_ca(pki.context, "issuing").crl_number == 4
+
+
+def test_each_ca_numbers_its_crls_on_its_own(pki: PKI) -> None:
+    publish_crl(pki.context, "issuing")
+    publish_crl(pki.context, "issuing")
+
+    assert publish_crl(pki.context, "root").number == 2
+
+
+def test_crl_counts_its_entries(pki: PKI) -> None:
+    for name in ("a", "b", "c"):
+        revoke_certificate(pki.context, pki.issue_client(name).serial)
+
+    crl = publish_crl(pki.context, "issuing")
+
+    assert crl.entries == 3
+    assert len(load_crl(crl.der)) == 3
+
+
+def test_only_the_newest_crls_are_kept(pki: PKI) -> None:
+    for _ in range(KEPT_CRLS + 2):
+        last = publish_crl(pki.context, "issuing")
+
+    numbers = _stored_numbers(pki, "issuing")
+
+    assert numbers == list(range(last.number - KEPT_CRLS + 1, last.number + 1))
+
+
+def test_pruning_one_ca_leaves_the_others_crls(pki: PKI) -> None:
+    for _ in range(KEPT_CRLS + 2):
+        publish_crl(pki.context, "issuing")
+
+    assert _stored_numbers(pki, "root") == [1]
+
+
+def test_latest_crl_is_the_one_just_published(pki: PKI) -> None:
+    publish_crl(pki.context, "issuing")
+    published = publish_crl(pki.context, "issuing")
+
+    assert latest_crl(pki.context, "issuing") == published
+
+
+def test_latest_crl_of_a_new_ca_is_number_one(pki: PKI) -> None:
+    crl = latest_crl(pki.context, "root")
+
+    assert crl.number == 1
+    assert crl.entries == 0
+    assert crl.ca_name == "root"
+
+
+def test_latest_crl_of_an_unknown_ca_is_ca_not_found(pki: PKI) -> None:
+    with pytest.raises(CANotFound):
+        latest_crl(pki.context, "nope")
+
+
+def test_publish_crl_of_an_unknown_ca_is_ca_not_found(pki: PKI) -> None:
+    with pytest.raises(CANotFound):
+        publish_crl(pki.context, "nope")
+
+
+@SQLITE_ONLY
+def test_published_crl_files_are_replaced_by_the_new_crl(pki: PKI) -> None:
+    assert pki.context.published_dir is not None
+    directory = pki.context.published_dir / "issuing"
+
+    crl = publish_crl(pki.context, "issuing")
+
+    assert (directory / "crl.der").read_bytes() == crl.der
+    assert (directory / "crl.pem").read_bytes() == crl.pem
+    assert load_crl(crl.pem) == load_crl(crl.der)
+
+
+@pytest.mark.interop
+@SQLITE_ONLY
+def test_openssl_shows_the_crl_number_and_reason(pki: PKI, openssl: str, tmp_path: Path) -> None:
+    revoke_certificate(pki.context, pki.issue_client().serial, reason="keyCompromise")
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(publish_crl(pki.context, "issuing").pem)
+
+    text = subprocess.run(
+        [openssl, "crl", "-in", str(crl), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert "X509v3 CRL Number" in text
+    assert "Key Compromise" in text

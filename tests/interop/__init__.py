@@ -1,0 +1,1 @@
+"""Interop tests: what certward issues, checked by the real openssl and curl."""
