@@ -20,7 +20,7 @@ from pydantic_settings import (
 
 from certward.errors import ConfigError
 
-__all__ = ["CONFIG_FILE_NAME", "ProfileSettings", "Settings", "load_settings"]
+__all__ = ["CONFIG_FILE_NAME", "ProfileSettings", "ServerSettings", "Settings", "load_settings"]
 
 CONFIG_FILE_NAME = "certward.toml"
 
@@ -46,6 +46,30 @@ class ProfileSettings(BaseModel):
     issuing_certificate_urls: list[str] = Field(default_factory=list)
 
 
+class ServerSettings(BaseModel):
+    """The HTTPS service (``[server]`` in certward.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    names: list[str] = Field(
+        default_factory=list,
+        description="extra DNS names or IP addresses for the server certificate",
+    )
+    root_ca: str = Field(default="root", description="bootstrap root CA name")
+    issuing_ca: str = Field(
+        default="issuing",
+        description="CA that issues the server certificate and principals; its chain is trusted",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    revocation_poll_seconds: float = Field(default=0.25, gt=0, le=60)
+    crl_hash_dir: str | None = Field(
+        default=None, description="a hash dir whose CRL files (hash.rN) are also applied"
+    )
+
+
 class Settings(BaseSettings):
     """Everything certward can be configured with."""
 
@@ -66,6 +90,7 @@ class Settings(BaseSettings):
         description="keep server-generated private keys (sealed) so they can be exported again",
     )
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -33,7 +33,12 @@ Entry points render these in one place each; messages never carry secrets.
     │   └── DecryptionFailed         keystore.decryption_failed
     ├── StorageError                 storage.error            503 / exit 7
     │   └── SchemaMismatch           storage.schema_mismatch
-    └── FilePermissionError          file.permission          400 / exit 8
+    ├── FilePermissionError          file.permission          400 / exit 8
+    ├── Unauthenticated              auth.required            401 / exit 9 (no client certificate)
+    ├── AccessDenied                 auth.forbidden           403 / exit 9 (no grant for this)
+    ├── PayloadTooLarge              input.too_large          413 / exit 2
+    ├── UnsupportedMediaType         input.media_type         415 / exit 2
+    └── ServiceUnavailable           service.unavailable      503 / exit 7 (a remote server)
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AccessDenied",
     "AlreadyRevoked",
     "CAExists",
     "CANotFound",
@@ -65,12 +71,16 @@ __all__ = [
     "NotFound",
     "NotRevocable",
     "PasswordError",
+    "PayloadTooLarge",
     "PolicyViolation",
     "ProfileNotFound",
     "SANNotAllowed",
     "SANRequired",
     "SchemaMismatch",
+    "ServiceUnavailable",
     "StorageError",
+    "Unauthenticated",
+    "UnsupportedMediaType",
     "error_class_for_code",
 ]
 
@@ -220,6 +230,36 @@ class FilePermissionError(CertwardError):
     code = "file.permission"
     status = 400
     exit_code = 8
+
+
+class Unauthenticated(CertwardError):
+    code = "auth.required"
+    status = 401
+    exit_code = 9
+
+
+class AccessDenied(CertwardError):
+    code = "auth.forbidden"
+    status = 403
+    exit_code = 9
+
+
+class PayloadTooLarge(CertwardError):
+    code = "input.too_large"
+    status = 413
+    exit_code = 2
+
+
+class UnsupportedMediaType(CertwardError):
+    code = "input.media_type"
+    status = 415
+    exit_code = 2
+
+
+class ServiceUnavailable(CertwardError):
+    code = "service.unavailable"
+    status = 503
+    exit_code = 7
 
 
 def _all_subclasses(cls: type[CertwardError]) -> list[type[CertwardError]]:

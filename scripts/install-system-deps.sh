@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages certward's tests drive (real openssl and curl binaries),
+# Installs the Debian packages certward's tests drive (real openssl, curl and nginx),
 # only when they are missing. Needs root or password-less sudo on a fresh machine.
 set -euo pipefail
 needed=()
 command -v openssl >/dev/null 2>&1 || needed+=(openssl)
 command -v curl >/dev/null 2>&1 || needed+=(curl)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || needed+=(nginx)
 if [ ${#needed[@]} -eq 0 ]; then
     exit 0
 fi

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import structlog
 from cryptography import x509
 from sqlalchemy import Table
+from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
@@ -36,6 +37,7 @@ __all__ = [
 _log = structlog.get_logger()
 
 BULK_BATCH_SIZE = 64
+StoredHook = Callable[[Session, IssuedCertificate], None]
 # Core, not the ORM, on the hot insert path (see ../shared/reference/python-stack.md).
 _TABLE = cast(Table, CertificateRow.__table__)
 
@@ -65,7 +67,14 @@ def leaf_request(
     )
 
 
-def _factory(ctx: CAContext, session: Any, ca_name: str, profile_name: str) -> CertificateFactory:
+def _factory(
+    ctx: CAContext,
+    session: Any,
+    ca_name: str,
+    profile_name: str,
+    *,
+    store_key: bool | None = None,
+) -> CertificateFactory:
     profile = ctx.profiles.get(profile_name)
     if profile.is_ca:
         from certward.errors import PolicyViolation
@@ -76,15 +85,22 @@ def _factory(ctx: CAContext, session: Any, ca_name: str, profile_name: str) -> C
         issuer=issuer,
         profile=profile,
         keystore=ctx.keystore,
-        store_keys=ctx.settings.store_issued_keys,
+        store_keys=ctx.settings.store_issued_keys if store_key is None else store_key,
     )
 
 
 def _issue_one(
-    ctx: CAContext, *, ca_name: str, profile: str, request: LeafRequest, days: int | None
+    ctx: CAContext,
+    *,
+    ca_name: str,
+    profile: str,
+    request: LeafRequest,
+    days: int | None,
+    also: StoredHook | None = None,
+    store_key: bool | None = None,
 ) -> IssuedCertificate:
     with ctx.database.transaction() as session:
-        factory = _factory(ctx, session, ca_name, profile)
+        factory = _factory(ctx, session, ca_name, profile, store_key=store_key)
         factory.check(request)
         now = ctx.clock()
         not_before, not_after = factory.validity(now, days)
@@ -92,6 +108,8 @@ def _issue_one(
             request, not_before=not_before, not_after=not_after, issued_at=now
         )
         session.execute(_TABLE.insert(), [row])
+        if also is not None:
+            also(session, issued)
     _log.info(
         "certificate.issued",
         serial=issued.serial,
@@ -112,12 +130,27 @@ def issue_certificate(
     sans: Sequence[str] = (),
     key_type: KeyType = KeyType.EC_P256,
     days: int | None = None,
+    also: StoredHook | None = None,
+    store_key: bool | None = None,
 ) -> IssuedCertificate:
-    """Issue a certificate with a private key generated here (returned, and kept sealed)."""
+    """Issue a certificate with a private key generated here (returned, and kept sealed).
+
+    ``also(session, issued)`` runs inside the issuing transaction, for records that
+    must exist together with the certificate (a principal bound to it, say).
+    ``store_key`` overrides the ``store_issued_keys`` setting for this certificate.
+    """
     # Check the profile before spending time on an RSA key it would refuse anyway.
     ctx.profiles.get(profile).check_key_type(key_type)
     request = leaf_request(common_name=common_name, sans=sans, key_type=key_type)
-    return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
+    return _issue_one(
+        ctx,
+        ca_name=ca_name,
+        profile=profile,
+        request=request,
+        days=days,
+        also=also,
+        store_key=store_key,
+    )
 
 
 def csr_request(csr_data: bytes) -> LeafRequest:

@@ -13,6 +13,7 @@ from datetime import datetime
 import structlog
 from cryptography import x509
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.crl_encoding import encode_revoked_entry
@@ -20,7 +21,13 @@ from certward.crypto.serials import parse_serial, serial_hex
 from certward.errors import AlreadyRevoked, CertificateNotFound, InvalidInput, NotRevocable
 from certward.store.models import CertificateAuthorityRow, CertificateRow, RevocationRow
 
-__all__ = ["REASON_NAMES", "RevokedCertificate", "parse_reason", "revoke_certificate"]
+__all__ = [
+    "REASON_NAMES",
+    "RevokedCertificate",
+    "parse_reason",
+    "revoke_certificate",
+    "revoke_in_session",
+]
 
 _log = structlog.get_logger()
 
@@ -65,44 +72,49 @@ class RevokedCertificate:
     reason: str | None
 
 
+def revoke_in_session(
+    ctx: CAContext, session: Session, serial: str, *, reason: str | None = None
+) -> RevokedCertificate:
+    """Revoke inside the caller's transaction (see :func:`revoke_certificate`)."""
+    flag = parse_reason(reason)
+    canonical = serial_hex(parse_serial(serial))
+    query = select(CertificateRow).where(CertificateRow.serial == canonical)
+    if not ctx.database.is_sqlite:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise CertificateNotFound(f"no certificate with serial {canonical}")
+    if row.revoked_at is not None:
+        raise AlreadyRevoked(
+            f"certificate {canonical} was already revoked on {row.revoked_at.isoformat()}"
+        )
+    issuer = session.get(CertificateAuthorityRow, row.ca_id)
+    assert issuer is not None  # foreign key
+    if row.is_ca and issuer.serial == row.serial:
+        raise NotRevocable(f"certificate {canonical} is a self-signed root and cannot be revoked")
+    now = ctx.clock()
+    row.revoked_at = now
+    row.revocation_reason = _NAME_OF[flag] if flag is not None else None
+    session.add(
+        RevocationRow(
+            ca_id=row.ca_id,
+            certificate_id=row.id,
+            serial=canonical,
+            revoked_at=now,
+            reason=row.revocation_reason,
+            entry_der=encode_revoked_entry(int(canonical, 16), now, flag),
+        )
+    )
+    return RevokedCertificate(
+        serial=canonical, ca_name=issuer.name, revoked_at=now, reason=row.revocation_reason
+    )
+
+
 def revoke_certificate(
     ctx: CAContext, serial: str, *, reason: str | None = None
 ) -> RevokedCertificate:
     """Revoke the certificate with ``serial`` (hex); its CA's next CRL lists it."""
-    flag = parse_reason(reason)
-    canonical = serial_hex(parse_serial(serial))
     with ctx.database.transaction() as session:
-        query = select(CertificateRow).where(CertificateRow.serial == canonical)
-        if not ctx.database.is_sqlite:
-            query = query.with_for_update()
-        row = session.scalar(query)
-        if row is None:
-            raise CertificateNotFound(f"no certificate with serial {canonical}")
-        if row.revoked_at is not None:
-            raise AlreadyRevoked(
-                f"certificate {canonical} was already revoked on {row.revoked_at.isoformat()}"
-            )
-        issuer = session.get(CertificateAuthorityRow, row.ca_id)
-        assert issuer is not None  # foreign key
-        if row.is_ca and issuer.serial == row.serial:
-            raise NotRevocable(
-                f"certificate {canonical} is a self-signed root and cannot be revoked"
-            )
-        now = ctx.clock()
-        row.revoked_at = now
-        row.revocation_reason = _NAME_OF[flag] if flag is not None else None
-        session.add(
-            RevocationRow(
-                ca_id=row.ca_id,
-                certificate_id=row.id,
-                serial=canonical,
-                revoked_at=now,
-                reason=row.revocation_reason,
-                entry_der=encode_revoked_entry(int(canonical, 16), now, flag),
-            )
-        )
-        result = RevokedCertificate(
-            serial=canonical, ca_name=issuer.name, revoked_at=now, reason=row.revocation_reason
-        )
-    _log.info("certificate.revoked", serial=canonical, ca=result.ca_name, reason=result.reason)
+        result = revoke_in_session(ctx, session, serial, reason=reason)
+    _log.info("certificate.revoked", serial=result.serial, ca=result.ca_name, reason=result.reason)
     return result

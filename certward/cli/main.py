@@ -95,6 +95,35 @@ def migrate(
         typer.echo(f"schema at revision {head} (was {before or 'empty'})")
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="TLS port")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+) -> None:
+    """Run the mutual-TLS HTTPS service (bootstraps a fresh data dir first)."""
+    from certward.server.serve import prepare, run
+
+    state = state_of(ctx)
+    result = prepare(state.data_dir, database=state.database, host=host, port=port)
+    settings = result.settings
+    admin_dir = state.data_dir.resolve() / "admin"
+    typer.echo(f"certward serving on {result.url} (data dir {state.data_dir.resolve()})")
+    if result.admin is not None:
+        typer.echo(f"first admin identity written to {admin_dir}/:")
+        typer.echo("  admin.crt, admin.key (0600), ca.crt, admin.p12 + admin.p12.pass (0600)")
+    typer.echo(
+        f"try: curl --cacert {admin_dir}/ca.crt --cert {admin_dir}/admin.crt "
+        f"--key {admin_dir}/admin.key {result.url}/v1/whoami"
+    )
+    run(
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, render any certward error as one line and an exit code.
 

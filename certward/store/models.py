@@ -139,3 +139,39 @@ class CRLRow(Base):
     next_update: Mapped[datetime] = mapped_column(UTCDateTime())
     entries: Mapped[int] = mapped_column(BigInteger)
     der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PrincipalRow(Base):
+    """An API identity: a client certificate bound to grants."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    grants: Mapped[str] = mapped_column(Text)  # JSON list of grants
+    certificate_serial: Mapped[str] = mapped_column(String(42), unique=True)
+    certificate_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    """One mutating call: who did what to what, and how it ended."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_time", "time"),
+        Index("ix_audit_events_principal", "principal"),
+        Index("ix_audit_events_action", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    principal: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[str] = mapped_column(String(64))  # "ok" or an error code
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")

@@ -14,7 +14,16 @@ from certward.errors import Conflict, SchemaMismatch, StorageError
 from certward.store.database import Database, sqlite_url
 from certward.store.models import Base, MetaValue
 
-TABLES = {"alembic_version", "cas", "certificates", "crls", "meta", "revocations"}
+TABLES = {
+    "alembic_version",
+    "audit_events",
+    "cas",
+    "certificates",
+    "crls",
+    "meta",
+    "principals",
+    "revocations",
+}
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""certward.access: principals (API identities), their grants, and the audit log."""

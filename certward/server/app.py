@@ -1,0 +1,231 @@
+"""The ASGI application: a thin outer layer in front of the FastAPI routes.
+
+The outer layer does what every request needs and nothing more: a request id
+(the client's ``X-Request-ID`` if sane, else a new one) on every response, the
+body size limit and content type check, HSTS, metrics, and ``GET /health``
+answered without touching the router (it is polled often and must be cheap).
+Errors are rendered in one place, :func:`error_response`, as
+``{"error": {"code", "message", "request_id"}}``; no traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certward import __version__
+from certward.errors import CertwardError, PayloadTooLarge, UnsupportedMediaType
+from certward.server.metrics import ServiceMetrics
+from certward.server.routes import audit, cas, certificates, principals, public
+from certward.server.runtime import ServerRuntime
+
+__all__ = ["ServiceApp", "create_app", "error_response"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_log = structlog.get_logger()
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_HSTS = (b"strict-transport-security", b"max-age=31536000")
+_JSON = (b"content-type", b"application/json")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def error_response(status: int, code: str, message: str, request_id: str | None) -> JSONResponse:
+    """The one shape every error takes on the wire."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "request_id": request_id}}, status_code=status
+    )
+
+
+def _request_id(scope: Scope) -> str | None:
+    value = scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(CertwardError)
+    async def _certward(request: Request, exc: CertwardError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, _request_id(request.scope))
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        return error_response(400, "input.invalid", message, _request_id(request.scope))
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http.error")
+        message = str(exc.detail) if exc.detail else "request failed"
+        response = error_response(exc.status_code, code, message, _request_id(request.scope))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error(
+            "request.failed",
+            request_id=_request_id(request.scope),
+            error=type(exc).__name__,
+            exc_info=exc,
+        )
+        return error_response(500, "internal", "internal error", _request_id(request.scope))
+
+
+def _api(runtime: ServerRuntime, metrics: ServiceMetrics) -> FastAPI:
+    api = FastAPI(
+        title="certward",
+        version=__version__,
+        description=(
+            "A self-hosted trust service. Every /v1 route needs a client certificate "
+            "(mutual TLS) that belongs to a principal with a fitting grant."
+        ),
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.state.runtime = runtime
+    api.state.metrics = metrics
+    _install_error_handlers(api)
+    for module in (public, cas, certificates, principals, audit):
+        api.include_router(module.router)
+    return api
+
+
+class ServiceApp:
+    """The outer ASGI layer (see the module docstring)."""
+
+    def __init__(self, runtime: ServerRuntime, metrics: ServiceMetrics, api: FastAPI) -> None:
+        self.runtime = runtime
+        self.metrics = metrics
+        self.api = api
+        self.max_body = runtime.settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.api(scope, receive, send)
+            return
+        request_id = self._assign_request_id(scope)
+        started = time.perf_counter()
+        status_seen: list[int] = []
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append(_HSTS)
+                message["headers"] = headers
+                status_seen.append(message["status"])
+            await send(message)
+
+        try:
+            if scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+                await self._health(send_with_headers)
+            else:
+                body = await self._checked_body(scope, receive)
+                await self.api(scope, _replay(body, receive), send_with_headers)
+        except CertwardError as exc:
+            await _send_error(send_with_headers, exc, request_id)
+        route = scope.get("route")
+        label = getattr(route, "path", None) or (
+            scope["path"] if scope["path"] in ("/health", "/metrics") else "unmatched"
+        )
+        status = str(status_seen[0]) if status_seen else "0"
+        self.metrics.requests.labels(scope["method"], label, status).inc()
+        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _assign_request_id(scope: Scope) -> str:
+        given = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        return request_id
+
+    async def _health(self, send: Send) -> None:
+        healthy = self.runtime.healthy
+        body = b'{"status":"healthy"}' if healthy else b'{"status":"unhealthy"}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if healthy else 503,
+                "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _checked_body(self, scope: Scope, receive: Receive) -> bytes:
+        if scope["method"] not in _BODY_METHODS:
+            return b""
+        headers = dict(scope.get("headers", ()))
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if body and content_type != b"application/json":
+            raise UnsupportedMediaType("request bodies must be application/json")
+        return body
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _send_error(send: Send, exc: CertwardError, request_id: str) -> None:
+    body = json.dumps(
+        {"error": {"code": exc.code, "message": exc.message, "request_id": request_id}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(runtime: ServerRuntime) -> ServiceApp:
+    """The full application for ``runtime``."""
+    metrics = ServiceMetrics(runtime.ctx)
+    return ServiceApp(runtime, metrics, _api(runtime, metrics))

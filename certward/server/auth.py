@@ -1,0 +1,108 @@
+"""Who is calling: the principal behind the client certificate, and audited actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from certward.access.audit import record_event
+from certward.access.grants import Permission, authorize
+from certward.access.principals import Principal
+from certward.errors import AccessDenied, CertwardError, Unauthenticated
+from certward.server.peercert import client_fingerprint
+from certward.server.runtime import ServerRuntime
+
+__all__ = ["Caller", "caller", "request_id_of", "runtime_of"]
+
+T = TypeVar("T")
+
+
+def runtime_of(request: Request) -> ServerRuntime:
+    """The service runtime the app was built with."""
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, ServerRuntime)
+    return runtime
+
+
+def request_id_of(request: Request) -> str | None:
+    """The request id the outer layer assigned."""
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated principal making one request."""
+
+    principal: Principal
+    request_id: str | None
+    runtime: ServerRuntime
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    def require(
+        self,
+        permission: Permission,
+        *,
+        resource: str | None = None,
+        profile: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        """AccessDenied unless this principal holds a grant for it."""
+        authorize(
+            self.name,
+            self.principal.grants,
+            permission,
+            resource=resource,
+            profile=profile,
+            operation=operation,
+        )
+
+    def audited(
+        self,
+        action: str,
+        target: str | None,
+        work: Callable[[], T],
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> T:
+        """Run ``work`` and record the outcome (ok or the error code) in the audit log."""
+        try:
+            result = work()
+        except CertwardError as exc:
+            self._record(action, target, exc.code, details)
+            raise
+        self._record(action, target, "ok", details)
+        return result
+
+    def _record(
+        self, action: str, target: str | None, result: str, details: dict[str, Any] | None
+    ) -> None:
+        record_event(
+            self.runtime.ctx,
+            principal=self.name,
+            action=action,
+            target=target,
+            result=result,
+            request_id=self.request_id,
+            details=details,
+        )
+
+
+def caller(request: Request) -> Caller:
+    """FastAPI dependency: the calling principal; 401 without a certificate, 403 if unknown."""
+    fingerprint = client_fingerprint(request.scope)
+    if fingerprint is None:
+        raise Unauthenticated("this route needs a client certificate (mutual TLS)")
+    runtime = runtime_of(request)
+    principal = runtime.principal(fingerprint)
+    if principal is None:
+        raise AccessDenied("the client certificate does not belong to any principal")
+    if not principal.enabled:
+        raise AccessDenied(f"principal {principal.name!r} is disabled")
+    return Caller(principal=principal, request_id=request_id_of(request), runtime=runtime)

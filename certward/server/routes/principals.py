@@ -1,0 +1,107 @@
+"""``/v1/principals``: API identities (admin only) and ``/v1/whoami``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from certward.access.grants import Grant, Permission
+from certward.access.principals import (
+    Principal,
+    create_principal,
+    disable_principal,
+    get_principal,
+    list_principals,
+)
+from certward.server.auth import Caller, caller
+from certward.server.schemas import (
+    GrantModel,
+    PrincipalBundleOut,
+    PrincipalCreate,
+    PrincipalOut,
+    WhoAmI,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["principals"])
+Who = Annotated[Caller, Depends(caller)]
+
+
+def _grant_models(grants: tuple[Grant, ...]) -> list[GrantModel]:
+    return [GrantModel.model_validate(grant.to_dict()) for grant in grants]
+
+
+def _principal_out(principal: Principal) -> PrincipalOut:
+    return PrincipalOut(
+        name=principal.name,
+        description=principal.description,
+        grants=_grant_models(principal.grants),
+        certificate_serial=principal.certificate_serial,
+        created_at=principal.created_at,
+        created_by=principal.created_by,
+        disabled_at=principal.disabled_at,
+        enabled=principal.enabled,
+    )
+
+
+@router.get("/v1/whoami", response_model=WhoAmI)
+def whoami(who: Who) -> WhoAmI:
+    """The calling principal and its grants."""
+    return WhoAmI(name=who.name, grants=_grant_models(who.principal.grants))
+
+
+@router.post("/v1/principals", response_model=PrincipalBundleOut, status_code=201)
+def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
+    """Create a principal; the response holds its only private key and PKCS#12 password."""
+    who.require(Permission.ADMIN)
+    grants = [Grant.from_dict(grant.model_dump()) for grant in body.grants]
+    bundle = who.audited(
+        "principal.create",
+        body.name,
+        lambda: create_principal(
+            who.runtime.ctx,
+            name=body.name,
+            grants=grants,
+            ca_name=who.runtime.settings.issuing_ca,
+            description=body.description,
+            created_by=who.name,
+            days=body.days,
+        ),
+        details={"grants": [g.permission.value for g in grants]},
+    )
+    return PrincipalBundleOut(
+        principal=_principal_out(bundle.principal),
+        certificate_pem=bundle.certificate_pem.decode(),
+        chain_pem=bundle.chain_pem.decode(),
+        private_key_pem=bundle.private_key_pem.decode(),
+        pkcs12_base64=base64.b64encode(bundle.pkcs12).decode(),
+        pkcs12_password=bundle.pkcs12_password,
+    )
+
+
+@router.get("/v1/principals", response_model=list[PrincipalOut])
+def list_(who: Who) -> list[PrincipalOut]:
+    """Every principal."""
+    who.require(Permission.ADMIN)
+    return [_principal_out(p) for p in list_principals(who.runtime.ctx)]
+
+
+@router.get("/v1/principals/{name}", response_model=PrincipalOut)
+def get(name: str, who: Who) -> PrincipalOut:
+    """One principal."""
+    who.require(Permission.ADMIN)
+    return _principal_out(get_principal(who.runtime.ctx, name))
+
+
+@router.post("/v1/principals/{name}/disable", response_model=PrincipalOut)
+def disable(name: str, who: Who) -> PrincipalOut:
+    """Disable a principal: its certificate is revoked and refused from the next handshake."""
+    who.require(Permission.ADMIN)
+    principal = who.audited(
+        "principal.disable", name, lambda: disable_principal(who.runtime.ctx, name)
+    )
+    who.runtime.reload_tls()
+    return _principal_out(principal)

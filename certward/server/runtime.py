@@ -1,0 +1,186 @@
+"""One service process: its data dir, TLS contexts, principal cache and revocation watcher.
+
+Every uvicorn worker builds its own runtime (the SSL context is made before the
+app, so both ask :func:`get_runtime`, which builds it once per process). A
+watcher thread polls the database for new CRLs (and the optional CRL hash dir
+for new files) and swaps a fresh TLS context in, so a revocation reaches every
+worker within one poll interval; a revocation made by this process swaps at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import func, select
+
+from certward.access.principals import Principal, principal_by_fingerprint
+from certward.ca.authority import ca_chain
+from certward.ca.context import CAContext
+from certward.ca.crl import latest_crl
+from certward.config import ServerSettings
+from certward.crypto.formats import load_crl
+from certward.datadir import open_data_dir
+from certward.errors import CertwardError, MalformedData
+from certward.server.bootstrap import load_server_identity
+from certward.server.tls import ReloadableTLS, TLSMaterial
+from certward.store.models import CertificateAuthorityRow, CRLRow
+
+__all__ = ["RUNTIME_ENV_DATABASE", "RUNTIME_ENV_DATA_DIR", "ServerRuntime", "get_runtime"]
+
+_log = structlog.get_logger()
+RUNTIME_ENV_DATA_DIR = "CERTWARD_DATA_DIR"
+RUNTIME_ENV_DATABASE = "CERTWARD_DATABASE"
+# A principal looked up is trusted for this long; a disabled one is also refused at the
+# next handshake (its certificate is revoked), this bounds keep-alive connections.
+_PRINCIPAL_TTL = 1.0
+
+
+@dataclass(frozen=True)
+class _CachedPrincipal:
+    principal: Principal | None
+    loaded_at: float
+    generation: int
+
+
+class ServerRuntime:
+    """Everything one service process shares between requests."""
+
+    def __init__(self, ctx: CAContext, data_dir: Path) -> None:
+        self.ctx = ctx
+        self.data_dir = data_dir
+        self.settings: ServerSettings = ctx.settings.server
+        self._crl_state = self._observed_state()
+        self.tls = ReloadableTLS(self.tls_material())
+        self._principals: dict[str, _CachedPrincipal] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.healthy = True
+        self.health_checked = 0.0
+
+    # -- TLS ---------------------------------------------------------------------
+
+    def trusted_ca_names(self) -> list[str]:
+        """The principal-issuing CA and every CA above it."""
+        with self.ctx.database.read() as session:
+            row: CertificateAuthorityRow | None = self.ctx.ca_row(session, self.settings.issuing_ca)
+            names = []
+            while row is not None:
+                names.append(row.name)
+                row = session.get(CertificateAuthorityRow, row.parent_id) if row.parent_id else None
+        return names
+
+    def _hash_dir_crls(self) -> list[bytes]:
+        if not self.settings.crl_hash_dir:
+            return []
+        crls = []
+        for path in sorted(Path(self.settings.crl_hash_dir).glob("*.r[0-9]*")):
+            try:
+                crl = load_crl(path.read_bytes())
+            except (OSError, MalformedData):
+                _log.warning("tls.crl_file_ignored", path=str(path))
+                continue
+            crls.append(crl.public_bytes(serialization.Encoding.DER))
+        return crls
+
+    def tls_material(self) -> TLSMaterial:
+        """Server identity, trusted CAs and their newest CRLs, read now."""
+        identity = load_server_identity(self.ctx)
+        chain = ca_chain(self.ctx, self.settings.issuing_ca)
+        crls = [latest_crl(self.ctx, name).der for name in self.trusted_ca_names()]
+        return TLSMaterial(
+            certificate_chain_pem=identity.chain_pem,
+            private_key_pem=identity.key_pem,
+            trusted_cas=tuple(chain),
+            crls_der=tuple(crls + self._hash_dir_crls()),
+        )
+
+    def _observed_state(self) -> tuple[int | None, tuple[tuple[str, float], ...]]:
+        with self.ctx.database.read() as session:
+            newest = session.scalar(select(func.max(CRLRow.id)))
+        files: tuple[tuple[str, float], ...] = ()
+        if self.ctx.settings.server.crl_hash_dir:
+            directory = Path(self.ctx.settings.server.crl_hash_dir)
+            try:
+                files = tuple(
+                    sorted((p.name, p.stat().st_mtime) for p in directory.glob("*.r[0-9]*"))
+                )
+            except OSError:
+                files = ()
+        return newest, files
+
+    def reload_tls(self) -> None:
+        """Rebuild the TLS context from the database now (after a revocation here)."""
+        self._crl_state = self._observed_state()
+        self.tls.replace(self.tls_material())
+        self._principals.clear()
+        _log.info("tls.reloaded", generation=self.tls.generation, pid=os.getpid())
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.settings.revocation_poll_seconds):
+            try:
+                state = self._observed_state()
+                if state != self._crl_state:
+                    self.reload_tls()
+                self.healthy = True
+            except CertwardError as exc:
+                self.healthy = False
+                _log.warning("tls.watch_failed", code=exc.code, error=exc.message)
+            except Exception as exc:
+                self.healthy = False
+                _log.warning("tls.watch_failed", error=type(exc).__name__)
+            self.health_checked = time.monotonic()
+
+    def start(self) -> None:
+        """Start the revocation watcher (once)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="certward-tls-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop the watcher and close the database pool."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        self.ctx.database.dispose()
+
+    # -- principals ----------------------------------------------------------------
+
+    def principal(self, fingerprint: str) -> Principal | None:
+        """The principal of a client certificate (cached for a second)."""
+        now = time.monotonic()
+        cached = self._principals.get(fingerprint)
+        if (
+            cached is not None
+            and now - cached.loaded_at < _PRINCIPAL_TTL
+            and cached.generation == self.tls.generation
+        ):
+            return cached.principal
+        principal = principal_by_fingerprint(self.ctx, fingerprint)
+        if len(self._principals) > 10_000:
+            self._principals.clear()  # bounded: one client cannot grow it without end
+        self._principals[fingerprint] = _CachedPrincipal(principal, now, self.tls.generation)
+        return principal
+
+
+_runtimes: dict[str, ServerRuntime] = {}
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> ServerRuntime:
+    """This process's runtime, built on first use from the ``CERTWARD_*`` environment."""
+    with _runtime_lock:
+        runtime = _runtimes.get("process")
+        if runtime is None:
+            data_dir = Path(os.environ.get(RUNTIME_ENV_DATA_DIR, "certward-data"))
+            database = os.environ.get(RUNTIME_ENV_DATABASE) or None
+            runtime = ServerRuntime(open_data_dir(data_dir, database=database), data_dir)
+            _runtimes["process"] = runtime
+        return runtime

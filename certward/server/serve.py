@@ -1,0 +1,111 @@
+"""``certward serve``: bootstrap the data dir, then run uvicorn with certward's TLS.
+
+Workers are separate processes; each builds its own runtime (database pool,
+TLS contexts, revocation watcher) from the ``CERTWARD_*`` environment set here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from certward.config import ServerSettings
+from certward.datadir import initialise_data_dir
+from certward.server.app import ServiceApp, create_app
+from certward.server.bootstrap import AdminFiles, bootstrap_service
+from certward.server.peercert import TLSScopeProtocol
+from certward.server.runtime import RUNTIME_ENV_DATA_DIR, RUNTIME_ENV_DATABASE, get_runtime
+from certward.server.tls_alerts import install_alert_flushing
+
+__all__ = ["BootstrapResult", "app_factory", "prepare", "run", "ssl_context_factory"]
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """What ``prepare`` set up: the settings in force and new admin files, if any."""
+
+    settings: ServerSettings
+    admin: AdminFiles | None
+    url: str
+
+
+def prepare(
+    data_dir: Path, *, database: str | None = None, host: str | None = None, port: int | None = None
+) -> BootstrapResult:
+    """Initialise and bootstrap ``data_dir`` and export where workers find it."""
+    data_dir = Path(data_dir).resolve()
+    ctx = initialise_data_dir(data_dir, database=database)
+    try:
+        settings = ctx.settings.server
+        admin = bootstrap_service(ctx, settings, data_dir)
+    finally:
+        ctx.database.dispose()
+    os.environ[RUNTIME_ENV_DATA_DIR] = str(data_dir)
+    if database:
+        os.environ[RUNTIME_ENV_DATABASE] = database
+    shown_host = host or settings.host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    return BootstrapResult(
+        settings=settings, admin=admin, url=f"https://{shown_host}:{port or settings.port}"
+    )
+
+
+def ssl_context_factory(
+    config: uvicorn.Config, default: Callable[[], ssl.SSLContext]
+) -> ssl.SSLContext:
+    """uvicorn hook: the listening socket's base context (it passes handshakes on)."""
+    return get_runtime().tls.base
+
+
+def app_factory() -> ServiceApp:
+    """uvicorn hook: the application of this worker process."""
+    install_alert_flushing()  # worker processes start fresh: patch their asyncio too
+    runtime = get_runtime()
+    runtime.start()
+    app = create_app(runtime)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        runtime.stop()
+
+    app.api.router.lifespan_context = lifespan
+    return app
+
+
+def run(*, host: str, port: int, workers: int) -> None:
+    """Serve until SIGINT/SIGTERM (in-flight requests finish first)."""
+    install_alert_flushing()
+    config = uvicorn.Config(
+        "certward.server.serve:app_factory",
+        # asyncio's loop, not uvloop: only its TLS layer can be made to send refusal alerts.
+        loop="asyncio",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=TLSScopeProtocol,
+        ssl_context_factory=ssl_context_factory,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        server.run()
