@@ -47,7 +47,7 @@ class ProfileSettings(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """The HTTPS service (``[server]`` in certward.toml)."""
+    """The HTTPS service (``[service]`` in certward.toml; env ``CERTWARD_SERVICE__PORT`` etc.)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         description="keep server-generated private keys (sealed) so they can be exported again",
     )
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    # Not "server": CERTWARD_SERVER names the URL a remote CLI talks to.
+    service: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -91,6 +91,10 @@ class CertwardError(Exception):
     code: ClassVar[str] = "error"
     status: ClassVar[int] = 500
     exit_code: ClassVar[int] = 1
+    # Set by the SDK (certward.client) on errors a server answered with: the request id of
+    # the exchange and the HTTP status as sent. None for errors raised in this process.
+    request_id: str | None = None
+    http_status: int | None = None
 
     def __init__(self, message: str) -> None:
         # One line only: the CLI prints it as is and HTTP puts it in a JSON string.

@@ -9,18 +9,29 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from certward.ca.context import CAContext
+from certward.ca.group_commit import GroupCommitWriter, TableRow
 from certward.errors import InvalidInput
 from certward.store.models import AuditRow
 
-__all__ = ["MAX_AUDIT_PAGE", "AuditEvent", "AuditPage", "query_events", "record_event"]
+__all__ = [
+    "AUDIT_TABLE",
+    "MAX_AUDIT_PAGE",
+    "AuditEvent",
+    "AuditPage",
+    "audit_row",
+    "log_event",
+    "query_events",
+    "record_event",
+]
 
 _log = structlog.get_logger()
+AUDIT_TABLE = cast(Table, AuditRow.__table__)
 MAX_AUDIT_PAGE = 1000
 
 
@@ -46,6 +57,45 @@ class AuditPage:
     next_cursor: str | None
 
 
+def audit_row(
+    ctx: CAContext,
+    *,
+    principal: str | None,
+    action: str,
+    target: str | None,
+    result: str,
+    request_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> TableRow:
+    """The ``audit_events`` row of one event, to store alongside the change it describes."""
+    return (
+        AUDIT_TABLE,
+        {
+            "time": ctx.clock(),
+            "principal": principal,
+            "action": action,
+            "target": target,
+            "result": result,
+            "request_id": request_id,
+            "details": json.dumps(details or {}, sort_keys=True, default=str),
+        },
+    )
+
+
+def log_event(row: TableRow) -> None:
+    """The structured log line of an audit row."""
+    values = row[1]
+    _log.info(
+        "audit",
+        principal=values["principal"],
+        action=values["action"],
+        target=values["target"],
+        result=values["result"],
+        request_id=values["request_id"],
+        details=values["details"],
+    )
+
+
 def record_event(
     ctx: CAContext,
     *,
@@ -55,30 +105,24 @@ def record_event(
     result: str,
     request_id: str | None,
     details: dict[str, Any] | None = None,
+    writer: GroupCommitWriter | None = None,
 ) -> None:
-    """Store one audit event and log it."""
-    payload = details or {}
-    with ctx.database.transaction() as session:
-        session.add(
-            AuditRow(
-                time=ctx.clock(),
-                principal=principal,
-                action=action,
-                target=target,
-                result=result,
-                request_id=request_id,
-                details=json.dumps(payload, sort_keys=True, default=str),
-            )
-        )
-    _log.info(
-        "audit",
+    """Store one audit event (in a shared commit when ``writer`` is given) and log it."""
+    row = audit_row(
+        ctx,
         principal=principal,
         action=action,
         target=target,
         result=result,
         request_id=request_id,
-        **{f"detail_{key}": value for key, value in payload.items()},
+        details=details,
     )
+    if writer is not None:
+        writer.store_all([row])
+    else:
+        with ctx.database.transaction() as session:
+            session.execute(AUDIT_TABLE.insert(), [row[1]])
+    log_event(row)
 
 
 def query_events(

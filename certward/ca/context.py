@@ -8,6 +8,7 @@ replaced CA certificate is never served from a stale entry).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +68,11 @@ class CAContext:
     profiles: ProfileRegistry
     published_dir: Path | None = None
     clock: Callable[[], datetime] = utcnow
+    # How long a successful "may this CA issue?" check is reused (0: check every time).
+    # The service uses a second and forgets the checks whenever a CRL is published.
+    issuer_check_ttl: float = 0.0
     _loaded: dict[tuple[int, str], LoadedCA] = field(default_factory=dict, repr=False)
+    _issuer_checks: dict[str, tuple[float, LoadedCA]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def ca_row(self, session: Session, name: str) -> CertificateAuthorityRow:
@@ -131,6 +136,20 @@ class CAContext:
         One query reads the state of every CA (there are few), so the check costs
         the same at any depth; the opened key comes from the cache.
         """
+        if self.issuer_check_ttl > 0:
+            checked = self._issuer_checks.get(name)
+            if checked is not None and time.monotonic() - checked[0] < self.issuer_check_ttl:
+                return checked[1]
+        loaded = self._checked_issuer(session, name)
+        if self.issuer_check_ttl > 0:
+            self._issuer_checks[name] = (time.monotonic(), loaded)
+        return loaded
+
+    def forget_issuer_checks(self) -> None:
+        """Drop reused issuer checks (after a revocation or a new CRL)."""
+        self._issuer_checks.clear()
+
+    def _checked_issuer(self, session: Session, name: str) -> LoadedCA:
         states = {state.id: state for state in session.execute(_CA_STATES)}
         found = next((state for state in states.values() if state.name == name), None)
         if found is None:

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
+from certward.ca.group_commit import GroupCommitWriter, TableRow
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
-from certward.crypto.names import format_san, parse_sans
+from certward.crypto.names import format_san, has_control_characters, parse_sans
 from certward.errors import CSRSignatureInvalid, InvalidSubject, StorageError
 from certward.store.models import CertificateRow
 
@@ -57,6 +58,8 @@ def leaf_request(
     if common_name is not None:
         if not common_name.strip() or len(common_name) > 64:
             raise InvalidSubject("the common name must be 1-64 characters")
+        if has_control_characters(common_name):
+            raise InvalidSubject("the common name must not contain control characters")
         attributes.append(x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name.strip()))
     private_key = generate_private_key(key_type) if generate_key else None
     return LeafRequest(
@@ -98,18 +101,34 @@ def _issue_one(
     days: int | None,
     also: StoredHook | None = None,
     store_key: bool | None = None,
+    writer: GroupCommitWriter | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> IssuedCertificate:
-    with ctx.database.transaction() as session:
-        factory = _factory(ctx, session, ca_name, profile, store_key=store_key)
+    if writer is not None and also is None:
+        # Checks and signing outside any write transaction; the row joins a shared commit.
+        with ctx.database.read() as session:
+            factory = _factory(ctx, session, ca_name, profile, store_key=store_key)
         factory.check(request)
         now = ctx.clock()
         not_before, not_after = factory.validity(now, days)
         issued, row = factory.make(
             request, not_before=not_before, not_after=not_after, issued_at=now
         )
-        session.execute(_TABLE.insert(), [row])
-        if also is not None:
-            also(session, issued)
+        writer.store_all([(_TABLE, row), *extra_rows])
+    else:
+        with ctx.database.transaction() as session:
+            factory = _factory(ctx, session, ca_name, profile, store_key=store_key)
+            factory.check(request)
+            now = ctx.clock()
+            not_before, not_after = factory.validity(now, days)
+            issued, row = factory.make(
+                request, not_before=not_before, not_after=not_after, issued_at=now
+            )
+            session.execute(_TABLE.insert(), [row])
+            for table, extra in extra_rows:
+                session.execute(table.insert(), [extra])
+            if also is not None:
+                also(session, issued)
     _log.info(
         "certificate.issued",
         serial=issued.serial,
@@ -132,12 +151,16 @@ def issue_certificate(
     days: int | None = None,
     also: StoredHook | None = None,
     store_key: bool | None = None,
+    writer: GroupCommitWriter | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> IssuedCertificate:
     """Issue a certificate with a private key generated here (returned, and kept sealed).
 
     ``also(session, issued)`` runs inside the issuing transaction, for records that
     must exist together with the certificate (a principal bound to it, say).
     ``store_key`` overrides the ``store_issued_keys`` setting for this certificate.
+    ``writer`` stores it in a commit shared with concurrent callers; ``extra_rows``
+    (an audit event, say) are stored in the same transaction as the certificate.
     """
     # Check the profile before spending time on an RSA key it would refuse anyway.
     ctx.profiles.get(profile).check_key_type(key_type)
@@ -150,6 +173,8 @@ def issue_certificate(
         days=days,
         also=also,
         store_key=store_key,
+        writer=writer,
+        extra_rows=extra_rows,
     )
 
 
@@ -186,10 +211,25 @@ def sign_csr(
     profile: str,
     csr_data: bytes,
     days: int | None = None,
+    writer: GroupCommitWriter | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> IssuedCertificate:
-    """Issue a certificate for a PKCS#10 CSR (see :func:`csr_request` for what is kept)."""
+    """Issue a certificate for a PKCS#10 CSR (see :func:`csr_request` for what is kept).
+
+    With ``writer`` the certificate is stored in a transaction shared with other
+    concurrent callers (group commit); the call still returns only after it.
+    ``extra_rows`` are stored in the same transaction as the certificate.
+    """
     request = csr_request(csr_data)
-    return _issue_one(ctx, ca_name=ca_name, profile=profile, request=request, days=days)
+    return _issue_one(
+        ctx,
+        ca_name=ca_name,
+        profile=profile,
+        request=request,
+        days=days,
+        writer=writer,
+        extra_rows=extra_rows,
+    )
 
 
 class _BatchWriter(threading.Thread):

@@ -56,26 +56,18 @@ def create(
     json_flag: JsonFlag = False,
 ) -> None:
     """Create a root CA, or an intermediate CA with --parent."""
-    from certward.ca.authority import create_ca
-    from certward.ca.extensions import NameConstraintSpec
     from certward.crypto.keys import KeyType
-    from certward.crypto.names import parse_subtrees
 
     state = state_of(ctx)
-    constraints = None
-    if permit or exclude:
-        constraints = NameConstraintSpec(
-            permitted=parse_subtrees(permit or ()), excluded=parse_subtrees(exclude or ())
-        )
-    info = create_ca(
-        state.context(),
+    info = state.backend().create_ca(
         name=name,
         subject=subject,
         parent=parent,
         key_type=KeyType.parse(key_type),
         days=days,
         path_length=path_len,
-        name_constraints=constraints,
+        permitted=permit or (),
+        excluded=exclude or (),
     )
     if state.wants_json(json_flag):
         emit_json(_ca_json(info))
@@ -88,10 +80,8 @@ def create(
 @ca_app.command("list")
 def list_(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
     """List every CA."""
-    from certward.ca.authority import list_cas
-
     state = state_of(ctx)
-    cas = list_cas(state.context())
+    cas = state.backend().list_cas()
     if state.wants_json(json_flag):
         emit_json([_ca_json(info) for info in cas])
         return
@@ -119,14 +109,13 @@ def show(
     json_flag: JsonFlag = False,
 ) -> None:
     """Print the CA certificate as PEM (--json for details)."""
-    from certward.ca.authority import ca_chain, get_ca
     from certward.crypto.formats import chain_pem
 
     state = state_of(ctx)
-    info = get_ca(state.context(), name)
+    info = state.backend().get_ca(name)
     if state.wants_json(json_flag):
         emit_json(_ca_json(info))
     elif chain:
-        typer.echo(chain_pem(ca_chain(state.context(), name)).decode(), nl=False)
+        typer.echo(chain_pem(state.backend().ca_chain(name)).decode(), nl=False)
     else:
         typer.echo(info.certificate_pem.decode(), nl=False)

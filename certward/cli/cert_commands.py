@@ -72,8 +72,7 @@ def issue(
     force: Annotated[bool, typer.Option(help="overwrite existing files")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Issue a certificate with a key generated here; write cert, chain and key files."""
-    from certward.ca.issue import issue_certificate
+    """Issue a certificate with a key generated here (or by --server); write its files."""
     from certward.crypto.formats import certificate_pem, chain_pem, export_pkcs12
     from certward.crypto.keys import MAX_PASSWORD_LENGTH, KeyType, private_key_to_pkcs8
     from certward.errors import PasswordError
@@ -99,12 +98,11 @@ def issue(
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:
         raise Conflict(f"{', '.join(existing)} already exist; use --force to overwrite")
-    issued = issue_certificate(
-        state.context(),
-        ca_name=ca,
+    issued = state.backend().issue_certificate(
+        ca=ca,
         profile=profile,
         common_name=cn,
-        sans=san or [],
+        sans=san or (),
         key_type=parsed_key_type,
         days=days,
     )
@@ -152,7 +150,6 @@ def sign(
     json_flag: JsonFlag = False,
 ) -> None:
     """Issue a certificate for a CSR (its signature is checked first)."""
-    from certward.ca.issue import sign_csr
     from certward.crypto.formats import certificate_pem, chain_pem
     from certward.files import PUBLIC_FILE_MODE, write_atomic
 
@@ -164,7 +161,7 @@ def sign(
         csr_data = csr.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read CSR {csr}: {exc.strerror}") from None
-    issued = sign_csr(state.context(), ca_name=ca, profile=profile, csr_data=csr_data, days=days)
+    issued = state.backend().sign_csr(ca=ca, profile=profile, csr_data=csr_data, days=days)
     data = chain_pem(issued.full_chain) if chain else certificate_pem(issued.certificate)
     write_atomic(out, data, mode=PUBLIC_FILE_MODE)
     if state.wants_json(json_flag):
@@ -182,13 +179,18 @@ def revoke(
     ] = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Revoke a certificate; its CA's next CRL lists it."""
-    from certward.ca.revoke import revoke_certificate
-
+    """Revoke a certificate; its CA's next CRL lists it (--server publishes that CRL at once)."""
     state = state_of(ctx)
-    result = revoke_certificate(state.context(), serial, reason=reason)
+    result = state.backend().revoke_certificate(serial, reason=reason)
     if state.wants_json(json_flag):
-        emit_json(result)
+        emit_json(
+            {
+                "serial": result.serial,
+                "ca_name": result.ca_name,
+                "revoked_at": result.revoked_at,
+                "reason": result.reason,
+            }
+        )
     else:
         typer.echo(f"revoked {result.serial} ({result.reason or 'no reason given'})")
 
@@ -224,16 +226,15 @@ def list_(
     json_flag: JsonFlag = False,
 ) -> None:
     """List certificates, newest first, a page at a time."""
-    from certward.ca.inventory import CertificateStatus, list_certificates
+    from certward.ca.inventory import CertificateStatus
 
     state = state_of(ctx)
     try:
         parsed_status = CertificateStatus(status) if status else None
     except ValueError:
         raise InvalidInput(f"status {status!r} is not valid, revoked or expired") from None
-    page = list_certificates(
-        state.context(),
-        ca_name=ca,
+    page = state.backend().list_certificates(
+        ca=ca,
         status=parsed_status,
         expiring_within=parse_duration(expiring_within) if expiring_within else None,
         search=search,
@@ -271,11 +272,10 @@ def show(
     json_flag: JsonFlag = False,
 ) -> None:
     """Print a certificate as PEM (--json for details)."""
-    from certward.ca.inventory import get_certificate
     from certward.crypto.formats import certificate_pem
 
     state = state_of(ctx)
-    item = get_certificate(state.context(), serial)
+    item = state.backend().get_certificate(serial)
     if state.wants_json(json_flag):
         data = _summary_json(item)
         data["certificate_pem"] = certificate_pem(item.certificate).decode()

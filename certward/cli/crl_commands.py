@@ -29,13 +29,12 @@ def publish(
     json_flag: JsonFlag = False,
 ) -> None:
     """Issue the next CRL of a CA (and write it to --out)."""
-    from certward.ca.crl import publish_crl
     from certward.files import PUBLIC_FILE_MODE, write_atomic
 
     state = state_of(ctx)
     if out is not None:
         check_output_file(out)
-    crl = publish_crl(state.context(), ca, days=days)
+    crl = state.backend().publish_crl(ca, days=days)
     if out is not None:
         write_atomic(out, crl.der if der else crl.pem, mode=PUBLIC_FILE_MODE)
     result = {
@@ -64,17 +63,16 @@ def sync(
     crl: Annotated[bool, typer.Option("--crl", help="also write each CA's newest CRL")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Write CA certificates (and CRLs) as hash.N / hash.rN files, named as openssl rehash does."""
-    from cryptography import x509
+    """Write CA certificates (and CRLs) as hash.N / hash.rN files, named as openssl rehash does.
 
-    from certward.ca.authority import ca_chain
-    from certward.ca.crl import latest_crl
+    With --server they come from the server's public routes (no client certificate needed).
+    """
     from certward.ca.hashdir import sync_hash_directory
 
     state = state_of(ctx)
-    context = state.context()
-    certificates = [ca_chain(context, name)[0] for name in ca]
-    crls = [x509.load_der_x509_crl(latest_crl(context, name).der) for name in ca] if crl else []
+    backend = state.backend()
+    certificates = [backend.ca_chain(name)[0] for name in ca]
+    crls = [backend.latest_crl(name) for name in ca] if crl else []
     report = sync_hash_directory(directory, certificates=certificates, crls=crls)
     if state.wants_json(json_flag):
         emit_json({"directory": str(directory), "entries": [e.__dict__ for e in report.entries]})

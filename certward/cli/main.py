@@ -12,8 +12,8 @@ from certward.cli.ca_commands import ca_app
 from certward.cli.cert_commands import cert_app
 from certward.cli.crl_commands import crl_app, hashdir_app
 from certward.cli.keystore_commands import keystore_app
-from certward.cli.state import CLIState, emit_json, state_of
-from certward.errors import CertwardError
+from certward.cli.state import CLIState, ServerOptions, emit_json, state_of
+from certward.errors import CertwardError, InvalidInput
 from certward.logs import configure_logging
 
 __all__ = ["app", "main"]
@@ -47,9 +47,54 @@ def _root(
     log_level: Annotated[
         str, typer.Option(envvar="CERTWARD_LOG_LEVEL", help="debug, info, warning or error")
     ] = "warning",
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CERTWARD_SERVER",
+            help="run ca/cert/crl/hashdir commands on this server (https://host:port)",
+        ),
+    ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option(envvar="CERTWARD_CERT", help="client certificate (PEM) for --server"),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option(envvar="CERTWARD_KEY", help="its private key (PEM)")
+    ] = None,
+    server_ca: Annotated[
+        Path | None,
+        typer.Option("--ca", envvar="CERTWARD_CA", help="CA certificate that verifies --server"),
+    ] = None,
 ) -> None:
     configure_logging(level=log_level.lower())
-    ctx.obj = CLIState(data_dir=data_dir, json_output=json_output, database=database)
+    state = CLIState(
+        data_dir=data_dir,
+        json_output=json_output,
+        database=database,
+        server=_server_options(ctx, server, cert=cert, key=key, ca=server_ca),
+    )
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def _server_options(
+    ctx: typer.Context, url: str | None, *, cert: Path | None, key: Path | None, ca: Path | None
+) -> ServerOptions | None:
+    if url is None:
+        # CERTWARD_CERT & co. may stay exported for later remote use; typed flags may not.
+        typed = [
+            f"--{name.removeprefix('server_')}"
+            for name in ("cert", "key", "server_ca")
+            if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+        ]
+        if typed:
+            raise InvalidInput(f"--server is missing: {', '.join(typed)} only apply to a server")
+        return None
+    if ca is None:
+        raise InvalidInput("--server needs --ca (or CERTWARD_CA): the CA that verifies the server")
+    if (cert is None) != (key is None):
+        raise InvalidInput("--server takes both --cert and --key, or neither")
+    return ServerOptions(url=url, ca=ca, cert=cert, key=key)
 
 
 @app.command()
@@ -61,6 +106,7 @@ def init(
     from certward.datadir import initialise_data_dir
 
     state = state_of(ctx)
+    state.require_local()
     context = initialise_data_dir(state.data_dir, database=state.database)
     result = {
         "data_dir": str(state.data_dir.resolve()),
@@ -84,6 +130,7 @@ def migrate(
     from certward.store.database import Database
 
     state = state_of(ctx)
+    state.require_local()
     settings = load_settings(state.data_dir, database=state.database)
     database = Database(settings.database_url(state.data_dir))
     before, head = database.schema_revisions()
@@ -106,6 +153,7 @@ def serve(
     from certward.server.serve import prepare, run
 
     state = state_of(ctx)
+    state.require_local()
     result = prepare(state.data_dir, database=state.database, host=host, port=port)
     settings = result.settings
     admin_dir = state.data_dir.resolve() / "admin"
@@ -128,12 +176,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, render any certward error as one line and an exit code.
 
     Usage errors are Typer's own (exit 2 with its message); everything a command
-    raises from certward's error tree becomes ``error: <message> [<code>]``.
+    raises from certward's error tree becomes ``error: <message> [<code>]``, followed
+    by ``(request <id>)`` when a server answered with the error.
     """
     try:
         app(args=argv)
     except CertwardError as exc:
-        sys.stderr.write(f"error: {exc.message} [{exc.code}]\n")
+        # A server's answer names its request id: the key to that server's logs and audit.
+        answered = f" (request {exc.request_id})" if exc.http_status is not None else ""
+        sys.stderr.write(f"error: {exc.message} [{exc.code}]{answered}\n")
         sys.exit(exc.exit_code)
     except Exception as exc:
         import structlog

@@ -1,4 +1,4 @@
-"""What the global options hand to every command: where the data dir is, and how to print."""
+"""What the global options hand to every command: local data dir or server, and how to print."""
 
 from __future__ import annotations
 
@@ -14,8 +14,26 @@ import typer
 
 if TYPE_CHECKING:
     from certward.ca.context import CAContext
+    from certward.cli.backend import Backend
 
-__all__ = ["CLIState", "check_output_file", "emit_json", "read_secret_file", "state_of"]
+__all__ = [
+    "CLIState",
+    "ServerOptions",
+    "check_output_file",
+    "emit_json",
+    "read_secret_file",
+    "state_of",
+]
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """``--server`` and the identity to present to it."""
+
+    url: str
+    ca: Path
+    cert: Path | None
+    key: Path | None
 
 
 @dataclass
@@ -23,15 +41,49 @@ class CLIState:
     data_dir: Path
     json_output: bool
     database: str | None
+    server: ServerOptions | None = None
     _context: CAContext | None = None
+    _backend: Backend | None = None
 
     def context(self) -> CAContext:
-        """The opened data dir (opened once per command)."""
+        """The opened data dir (opened once per command); refused in remote mode."""
+        self.require_local()
         if self._context is None:
             from certward.datadir import open_data_dir
 
             self._context = open_data_dir(self.data_dir, database=self.database)
         return self._context
+
+    def backend(self) -> Backend:
+        """What answers CA and certificate commands: the server with --server, else the data dir."""
+        if self._backend is None:
+            if self.server is not None:
+                from certward.cli.remote import RemoteBackend
+                from certward.client import Client
+
+                server = self.server
+                client = Client(server.url, cert=server.cert, key=server.key, ca=server.ca)
+                self._backend = RemoteBackend(client)
+            else:
+                from certward.cli.backend import LocalBackend
+
+                self._backend = LocalBackend(self.context)
+        return self._backend
+
+    def require_local(self) -> None:
+        """Refuse a command that works on a local data dir only when --server was given."""
+        from certward.errors import InvalidInput
+
+        if self.server is not None:
+            raise InvalidInput(
+                "this command works on a local data dir only; drop --server "
+                "(or unset CERTWARD_SERVER)"
+            )
+
+    def close(self) -> None:
+        """Release the backend (connections to a server)."""
+        if self._backend is not None:
+            self._backend.close()
 
     def wants_json(self, flag: bool) -> bool:
         """True when either the global or the command's ``--json`` was given."""

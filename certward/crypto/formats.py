@@ -52,7 +52,9 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
             return [x509.load_pem_x509_certificate(block) for block in blocks]
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
-        raise MalformedData(f"the certificate could not be parsed: {_reason(exc)}") from None
+        raise MalformedData(
+            "the certificate could not be parsed (not a PEM or DER X.509 certificate)"
+        ) from exc
 
 
 def load_csr(data: bytes) -> x509.CertificateSigningRequest:
@@ -64,7 +66,9 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
             return x509.load_pem_x509_csr(data)
         return x509.load_der_x509_csr(data)
     except ValueError as exc:
-        raise MalformedData(f"the CSR could not be parsed: {_reason(exc)}") from None
+        raise MalformedData(
+            "the CSR could not be parsed (not a PEM or DER PKCS#10 request)"
+        ) from exc
 
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
@@ -76,13 +80,7 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
     except ValueError as exc:
-        raise MalformedData(f"the CRL could not be parsed: {_reason(exc)}") from None
-
-
-def _reason(exc: ValueError) -> str:
-    # cryptography's parse errors are about structure, never about secrets; keep one line.
-    text = " ".join(str(exc).split())
-    return text[:200] if text else type(exc).__name__
+        raise MalformedData("the CRL could not be parsed (not a PEM or DER CRL)") from exc
 
 
 def certificate_pem(certificate: x509.Certificate) -> bytes:

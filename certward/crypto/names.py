@@ -20,6 +20,7 @@ from certward.errors import InvalidInput, InvalidSubject
 __all__ = [
     "common_name_of",
     "format_san",
+    "has_control_characters",
     "parse_san",
     "parse_sans",
     "parse_subject",
@@ -91,6 +92,8 @@ def _attribute(pair: str, subject: str) -> x509.NameAttribute[str]:
         known = ", ".join(sorted({"CN", "C", "ST", "L", "O", "OU", "DC", "emailAddress"}))
         raise InvalidSubject(f"subject {subject!r}: unknown attribute {key!r} (known: {known}…)")
     value = _unescape(raw_value).strip()
+    if has_control_characters(value):
+        raise InvalidSubject(f"subject {subject!r}: attribute {key} contains control characters")
     if not value:
         raise InvalidSubject(f"subject {subject!r}: attribute {key} is empty")
     limit = _MAX_LENGTH.get(oid)
@@ -101,6 +104,11 @@ def _attribute(pair: str, subject: str) -> x509.NameAttribute[str]:
     except ValueError as exc:
         # e.g. a country name that is not two letters
         raise InvalidSubject(f"subject {subject!r}: {key}: {exc}") from None
+
+
+def has_control_characters(text: str) -> bool:
+    """True when ``text`` holds a C0/C1 control character (NUL, newline, DEL…)."""
+    return any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in text)
 
 
 def parse_subject(subject: str) -> x509.Name:
@@ -156,6 +164,16 @@ def _check_dns_name(value: str) -> str:
     return name.lower()
 
 
+def _ascii_san(
+    kind: type[x509.UniformResourceIdentifier] | type[x509.RFC822Name], text: str, value: str
+) -> x509.GeneralName:
+    # cryptography refuses non-ASCII URIs and e-mail addresses with a bare ValueError.
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(f"SAN {text!r} is not ASCII; give the IDNA form (xn--…)") from None
+
+
 def parse_san(text: str) -> x509.GeneralName:
     """Parse one ``TYPE:value`` SAN (DNS, IP, URI, email)."""
     kind, sep, value = text.partition(":")
@@ -173,11 +191,11 @@ def parse_san(text: str) -> x509.GeneralName:
     if kind == "uri":
         if not re.match(r"^[a-z][a-z0-9+.-]*:\S+$", value, re.IGNORECASE):
             raise InvalidInput(f"SAN {text!r}: {value!r} is not an absolute URI")
-        return x509.UniformResourceIdentifier(value)
+        return _ascii_san(x509.UniformResourceIdentifier, text, value)
     if kind == "email":
         if not re.match(r"^[^@\s]+@[^@\s]+$", value):
             raise InvalidInput(f"SAN {text!r}: {value!r} is not an e-mail address")
-        return x509.RFC822Name(value)
+        return _ascii_san(x509.RFC822Name, text, value)
     raise InvalidInput(f"SAN {text!r}: unknown type {kind!r}; use DNS, IP, URI or email")
 
 

@@ -10,10 +10,11 @@ Errors are rendered in one place, :func:`error_response`, as
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -41,6 +42,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_HEALTHY = b'{"status":"healthy"}'
+_UNHEALTHY = b'{"status":"unhealthy"}'
+_HEALTHY_HEADERS = (_JSON, (b"content-length", str(len(_HEALTHY)).encode()), _HSTS)
+_UNHEALTHY_HEADERS = (_JSON, (b"content-length", str(len(_UNHEALTHY)).encode()), _HSTS)
 
 
 def error_response(status: int, code: str, message: str, request_id: str | None) -> JSONResponse:
@@ -63,8 +68,11 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        if first.get("type") == "json_invalid":
+            message = "the request body is not valid JSON"
+        else:
+            where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+            message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
         return error_response(400, "input.invalid", message, _request_id(request.scope))
 
     @api.exception_handler(StarletteHTTPException)
@@ -114,6 +122,9 @@ class ServiceApp:
         self.metrics = metrics
         self.api = api
         self.max_body = runtime.settings.max_body_bytes
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._id_prefix = os.urandom(6).hex() + "-"
+        self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,6 +132,11 @@ class ServiceApp:
             return
         request_id = self._assign_request_id(scope)
         started = time.perf_counter()
+        if scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            # The hot, unauthenticated probe: no router, no wrapper, headers made once.
+            status = await self._health(send, request_id)
+            self._observe(scope["method"], "/health", status, started)
+            return
         status_seen: list[int] = []
 
         async def send_with_headers(message: Message) -> None:
@@ -133,43 +149,56 @@ class ServiceApp:
             await send(message)
 
         try:
-            if scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
-                await self._health(send_with_headers)
-            else:
-                body = await self._checked_body(scope, receive)
-                await self.api(scope, _replay(body, receive), send_with_headers)
+            body = await self._checked_body(scope, receive)
+            await self.api(scope, _replay(body, receive), send_with_headers)
         except CertwardError as exc:
             await _send_error(send_with_headers, exc, request_id)
         route = scope.get("route")
         label = getattr(route, "path", None) or (
-            scope["path"] if scope["path"] in ("/health", "/metrics") else "unmatched"
+            "/metrics" if scope["path"] == "/metrics" else "unmatched"
         )
-        status = str(status_seen[0]) if status_seen else "0"
-        self.metrics.requests.labels(scope["method"], label, status).inc()
-        self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+        self._observe(scope["method"], label, status_seen[0] if status_seen else 0, started)
 
-    @staticmethod
-    def _assign_request_id(scope: Scope) -> str:
-        given = None
+    def _observe(self, method: str, route: str, status: int, started: float) -> None:
+        # prometheus' labels() costs a lock and a tuple per call: keep the children.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+    def _assign_request_id(self, scope: Scope) -> str:
+        given: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 break
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id: str
+        if given and _REQUEST_ID.match(given):
+            request_id = given
+        else:
+            # A random per-process prefix and a counter: unique, and far cheaper than uuid4.
+            request_id = f"{self._id_prefix}{next(self._ids):x}"
         scope.setdefault("state", {})["request_id"] = request_id
         return request_id
 
-    async def _health(self, send: Send) -> None:
+    async def _health(self, send: Send, request_id: str) -> int:
         healthy = self.runtime.healthy
-        body = b'{"status":"healthy"}' if healthy else b'{"status":"unhealthy"}'
+        status, headers = (200, _HEALTHY_HEADERS) if healthy else (503, _UNHEALTHY_HEADERS)
         await send(
             {
                 "type": "http.response.start",
-                "status": 200 if healthy else 503,
-                "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+                "status": status,
+                "headers": [*headers, (b"x-request-id", request_id.encode())],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": _HEALTHY if healthy else _UNHEALTHY})
+        return status
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> bytes:
         if scope["method"] not in _BODY_METHODS:
@@ -228,4 +257,5 @@ async def _send_error(send: Send, exc: CertwardError, request_id: str) -> None:
 def create_app(runtime: ServerRuntime) -> ServiceApp:
     """The full application for ``runtime``."""
     metrics = ServiceMetrics(runtime.ctx)
+    runtime.metrics = metrics
     return ServiceApp(runtime, metrics, _api(runtime, metrics))

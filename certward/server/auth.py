@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from certward.access.audit import record_event
+from certward.access.audit import audit_row, log_event, record_event
 from certward.access.grants import Permission, authorize
 from certward.access.principals import Principal
+from certward.ca.group_commit import TableRow
 from certward.errors import AccessDenied, CertwardError, Unauthenticated
 from certward.server.peercert import client_fingerprint
-from certward.server.runtime import ServerRuntime
+from certward.server.runtime import MISSING, ServerRuntime
 
-__all__ = ["Caller", "caller", "request_id_of", "runtime_of"]
+__all__ = ["Caller", "blocking", "caller", "request_id_of", "runtime_of"]
 
 T = TypeVar("T")
+
+
+async def blocking(work: Callable[[], T]) -> T:
+    """Run ``work`` (database I/O, key generation) in a worker thread: one hop per request."""
+    return await run_in_threadpool(work)
 
 
 def runtime_of(request: Request) -> ServerRuntime:
@@ -63,6 +70,23 @@ class Caller:
             operation=operation,
         )
 
+    def require_for(
+        self,
+        action: str,
+        target: str | None,
+        permission: Permission,
+        *,
+        resource: str | None = None,
+        profile: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        """:meth:`require` for a mutating call: a refusal is recorded in the audit log too."""
+        try:
+            self.require(permission, resource=resource, profile=profile, operation=operation)
+        except AccessDenied as exc:
+            self._record(action, target, exc.code, {"permission": permission.value})
+            raise
+
     def audited(
         self,
         action: str,
@@ -80,6 +104,36 @@ class Caller:
         self._record(action, target, "ok", details)
         return result
 
+    def audited_with(
+        self,
+        action: str,
+        target: str | None,
+        work: Callable[[Sequence[TableRow]], T],
+        *,
+        details: dict[str, Any] | None = None,
+    ) -> T:
+        """Like :meth:`audited`, but ``work`` stores the success event with its own change.
+
+        ``work`` receives the audit row to store in its transaction, so a change
+        and its audit record are committed together (or not at all).
+        """
+        ok = audit_row(
+            self.runtime.ctx,
+            principal=self.name,
+            action=action,
+            target=target,
+            result="ok",
+            request_id=self.request_id,
+            details=details,
+        )
+        try:
+            result = work([ok])
+        except CertwardError as exc:
+            self._record(action, target, exc.code, details)
+            raise
+        log_event(ok)
+        return result
+
     def _record(
         self, action: str, target: str | None, result: str, details: dict[str, Any] | None
     ) -> None:
@@ -91,16 +145,24 @@ class Caller:
             result=result,
             request_id=self.request_id,
             details=details,
+            writer=self.runtime.writer,
         )
 
 
-def caller(request: Request) -> Caller:
-    """FastAPI dependency: the calling principal; 401 without a certificate, 403 if unknown."""
+async def caller(request: Request) -> Caller:
+    """FastAPI dependency: the calling principal; 401 without a certificate, 403 if unknown.
+
+    Async on purpose: a cached principal costs nothing, and only a cache miss
+    goes to a worker thread for its database read.
+    """
     fingerprint = client_fingerprint(request.scope)
     if fingerprint is None:
         raise Unauthenticated("this route needs a client certificate (mutual TLS)")
     runtime = runtime_of(request)
-    principal = runtime.principal(fingerprint)
+    principal = runtime.cached_principal(fingerprint)
+    if principal is MISSING:
+        principal = await run_in_threadpool(runtime.principal, fingerprint)
+    assert principal is None or isinstance(principal, Principal)
     if principal is None:
         raise AccessDenied("the client certificate does not belong to any principal")
     if not principal.enabled:

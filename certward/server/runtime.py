@@ -23,22 +23,33 @@ from certward.access.principals import Principal, principal_by_fingerprint
 from certward.ca.authority import ca_chain
 from certward.ca.context import CAContext
 from certward.ca.crl import latest_crl
+from certward.ca.group_commit import GroupCommitWriter
 from certward.config import ServerSettings
 from certward.crypto.formats import load_crl
 from certward.datadir import open_data_dir
 from certward.errors import CertwardError, MalformedData
 from certward.server.bootstrap import load_server_identity
+from certward.server.metrics import ServiceMetrics
 from certward.server.tls import ReloadableTLS, TLSMaterial
 from certward.store.models import CertificateAuthorityRow, CRLRow
 
-__all__ = ["RUNTIME_ENV_DATABASE", "RUNTIME_ENV_DATA_DIR", "ServerRuntime", "get_runtime"]
+__all__ = [
+    "MISSING",
+    "RUNTIME_ENV_DATABASE",
+    "RUNTIME_ENV_DATA_DIR",
+    "ServerRuntime",
+    "get_runtime",
+]
 
 _log = structlog.get_logger()
+MISSING = object()  # "not in the principal cache" (None means "no such principal")
 RUNTIME_ENV_DATA_DIR = "CERTWARD_DATA_DIR"
 RUNTIME_ENV_DATABASE = "CERTWARD_DATABASE"
 # A principal looked up is trusted for this long; a disabled one is also refused at the
 # next handshake (its certificate is revoked), this bounds keep-alive connections.
 _PRINCIPAL_TTL = 1.0
+# "May this CA issue?" is re-checked at least this often (and after every new CRL).
+_ISSUER_CHECK_TTL = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,9 @@ class ServerRuntime:
 
     def __init__(self, ctx: CAContext, data_dir: Path) -> None:
         self.ctx = ctx
+        self.ctx.issuer_check_ttl = _ISSUER_CHECK_TTL
         self.data_dir = data_dir
-        self.settings: ServerSettings = ctx.settings.server
+        self.settings: ServerSettings = ctx.settings.service
         self._crl_state = self._observed_state()
         self.tls = ReloadableTLS(self.tls_material())
         self._principals: dict[str, _CachedPrincipal] = {}
@@ -62,6 +74,8 @@ class ServerRuntime:
         self._watcher: threading.Thread | None = None
         self.healthy = True
         self.health_checked = 0.0
+        self.writer = GroupCommitWriter(ctx.database)
+        self.metrics: ServiceMetrics | None = None  # set by the app that serves this runtime
 
     # -- TLS ---------------------------------------------------------------------
 
@@ -104,8 +118,8 @@ class ServerRuntime:
         with self.ctx.database.read() as session:
             newest = session.scalar(select(func.max(CRLRow.id)))
         files: tuple[tuple[str, float], ...] = ()
-        if self.ctx.settings.server.crl_hash_dir:
-            directory = Path(self.ctx.settings.server.crl_hash_dir)
+        if self.ctx.settings.service.crl_hash_dir:
+            directory = Path(self.ctx.settings.service.crl_hash_dir)
             try:
                 files = tuple(
                     sorted((p.name, p.stat().st_mtime) for p in directory.glob("*.r[0-9]*"))
@@ -114,11 +128,22 @@ class ServerRuntime:
                 files = ()
         return newest, files
 
+    def count_issued(self) -> None:
+        """Count one issued certificate in this process's metrics."""
+        if self.metrics is not None:
+            self.metrics.issued.inc()
+
+    def count_revoked(self) -> None:
+        """Count one revoked certificate in this process's metrics."""
+        if self.metrics is not None:
+            self.metrics.revoked.inc()
+
     def reload_tls(self) -> None:
         """Rebuild the TLS context from the database now (after a revocation here)."""
         self._crl_state = self._observed_state()
         self.tls.replace(self.tls_material())
         self._principals.clear()
+        self.ctx.forget_issuer_checks()
         _log.info("tls.reloaded", generation=self.tls.generation, pid=os.getpid())
 
     def _watch(self) -> None:
@@ -149,9 +174,21 @@ class ServerRuntime:
         self._stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        self.writer.close()
         self.ctx.database.dispose()
 
     # -- principals ----------------------------------------------------------------
+
+    def cached_principal(self, fingerprint: str) -> Principal | object | None:
+        """The cached principal of a certificate, None if known not to exist, else MISSING."""
+        cached = self._principals.get(fingerprint)
+        if (
+            cached is not None
+            and time.monotonic() - cached.loaded_at < _PRINCIPAL_TTL
+            and cached.generation == self.tls.generation
+        ):
+            return cached.principal
+        return MISSING
 
     def principal(self, fingerprint: str) -> Principal | None:
         """The principal of a client certificate (cached for a second)."""

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from certward.config import ServerSettings
 from certward.datadir import initialise_data_dir
+from certward.logs import configure_logging
 from certward.server.app import ServiceApp, create_app
 from certward.server.bootstrap import AdminFiles, bootstrap_service
 from certward.server.peercert import TLSScopeProtocol
@@ -43,7 +46,7 @@ def prepare(
     data_dir = Path(data_dir).resolve()
     ctx = initialise_data_dir(data_dir, database=database)
     try:
-        settings = ctx.settings.server
+        settings = ctx.settings.service
         admin = bootstrap_service(ctx, settings, data_dir)
     finally:
         ctx.database.dispose()
@@ -69,6 +72,8 @@ def app_factory() -> ServiceApp:
     """uvicorn hook: the application of this worker process."""
     install_alert_flushing()  # worker processes start fresh: patch their asyncio too
     runtime = get_runtime()
+    settings = runtime.ctx.settings
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     runtime.start()
     app = create_app(runtime)
 
@@ -108,4 +113,11 @@ def run(*, host: str, port: int, workers: int) -> None:
         sock = config.bind_socket()
         Multiprocess(config, sockets=[sock]).run()
     else:
+        # uvicorn raises SIGTERM again after its graceful shutdown, under the handler it
+        # found: make that a normal exit (status 0), as with several workers.
+        signal.signal(signal.SIGTERM, _exit_normally)
         server.run()
+
+
+def _exit_normally(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from certward.access.audit import query_events
 from certward.access.grants import Permission
-from certward.server.auth import Caller, caller
+from certward.server.auth import Caller, blocking, caller
 from certward.server.schemas import AuditEventOut, AuditPageOut
 
 __all__ = ["router"]
@@ -19,7 +19,7 @@ Who = Annotated[Caller, Depends(caller)]
 
 
 @router.get("", response_model=AuditPageOut)
-def list_(
+async def list_(
     who: Who,
     principal: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
@@ -30,30 +30,34 @@ def list_(
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> AuditPageOut:
     """Audit events, newest first."""
-    who.require(Permission.AUDIT_READ)
-    page = query_events(
-        who.runtime.ctx,
-        principal=principal,
-        action=action,
-        target=target,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
-    return AuditPageOut(
-        items=[
-            AuditEventOut(
-                id=e.id,
-                time=e.time,
-                principal=e.principal,
-                action=e.action,
-                target=e.target,
-                result=e.result,
-                request_id=e.request_id,
-                details=e.details,
-            )
-            for e in page.items
-        ],
-        next_cursor=page.next_cursor,
-    )
+
+    def work() -> AuditPageOut:
+        who.require(Permission.AUDIT_READ)
+        page = query_events(
+            who.runtime.ctx,
+            principal=principal,
+            action=action,
+            target=target,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+        return AuditPageOut(
+            items=[
+                AuditEventOut(
+                    id=e.id,
+                    time=e.time,
+                    principal=e.principal,
+                    action=e.action,
+                    target=e.target,
+                    result=e.result,
+                    request_id=e.request_id,
+                    details=e.details,
+                )
+                for e in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    return await blocking(work)

@@ -12,7 +12,7 @@ from certward.ca.crl import publish_crl
 from certward.ca.extensions import NameConstraintSpec
 from certward.crypto.keys import KeyType
 from certward.crypto.names import parse_subtrees
-from certward.server.auth import Caller, caller
+from certward.server.auth import Caller, blocking, caller
 from certward.server.schemas import CACreate, CAOut, CRLOut, CRLPublishIn
 
 __all__ = ["ca_out", "router"]
@@ -37,63 +37,80 @@ def ca_out(info: CAInfo) -> CAOut:
 
 
 @router.get("", response_model=list[CAOut])
-def list_(who: Who) -> list[CAOut]:
+async def list_(who: Who) -> list[CAOut]:
     """Every CA the caller may read."""
-    who.require(Permission.CA_READ)  # some ca.read grant at all, else 403
-    readable = [
-        info
-        for info in list_cas(who.runtime.ctx)
-        if is_allowed(who.principal.grants, Permission.CA_READ, resource=info.name)
-    ]
-    return [ca_out(info) for info in readable]
+
+    def work() -> list[CAOut]:
+        who.require(Permission.CA_READ)  # some ca.read grant at all, else 403
+        readable = [
+            info
+            for info in list_cas(who.runtime.ctx)
+            if is_allowed(who.principal.grants, Permission.CA_READ, resource=info.name)
+        ]
+        return [ca_out(info) for info in readable]
+
+    return await blocking(work)
 
 
 @router.post("", response_model=CAOut, status_code=201)
-def create(body: CACreate, who: Who) -> CAOut:
+async def create(body: CACreate, who: Who) -> CAOut:
     """Create a root CA, or an intermediate under ``parent`` (admin only)."""
-    who.require(Permission.ADMIN)
-    constraints = None
-    if body.permitted or body.excluded:
-        constraints = NameConstraintSpec(
-            permitted=parse_subtrees(body.permitted), excluded=parse_subtrees(body.excluded)
+
+    def work() -> CAOut:
+        who.require_for("ca.create", body.name, Permission.ADMIN)
+        constraints = None
+        if body.permitted or body.excluded:
+            constraints = NameConstraintSpec(
+                permitted=parse_subtrees(body.permitted), excluded=parse_subtrees(body.excluded)
+            )
+        info = who.audited(
+            "ca.create",
+            body.name,
+            lambda: create_ca(
+                who.runtime.ctx,
+                name=body.name,
+                subject=body.subject,
+                parent=body.parent,
+                key_type=KeyType.parse(body.key_type),
+                days=body.days,
+                path_length=body.path_length,
+                name_constraints=constraints,
+            ),
+            details={"parent": body.parent, "key_type": body.key_type},
         )
-    info = who.audited(
-        "ca.create",
-        body.name,
-        lambda: create_ca(
-            who.runtime.ctx,
-            name=body.name,
-            subject=body.subject,
-            parent=body.parent,
-            key_type=KeyType.parse(body.key_type),
-            days=body.days,
-            path_length=body.path_length,
-            name_constraints=constraints,
-        ),
-        details={"parent": body.parent, "key_type": body.key_type},
-    )
-    return ca_out(info)
+        return ca_out(info)
+
+    return await blocking(work)
 
 
 @router.get("/{name}", response_model=CAOut)
-def get(name: str, who: Who) -> CAOut:
+async def get(name: str, who: Who) -> CAOut:
     """One CA."""
-    who.require(Permission.CA_READ, resource=name)
-    return ca_out(get_ca(who.runtime.ctx, name))
+
+    def work() -> CAOut:
+        who.require(Permission.CA_READ, resource=name)
+        return ca_out(get_ca(who.runtime.ctx, name))
+
+    return await blocking(work)
 
 
 @router.post("/{name}/crl", response_model=CRLOut, status_code=201)
-def publish(name: str, body: CRLPublishIn, who: Who) -> CRLOut:
-    """Issue the next CRL of the CA now (needs ``ca.revoke`` on it)."""
-    who.require(Permission.CA_REVOKE, resource=name)
-    crl = who.audited(
-        "crl.publish", name, lambda: publish_crl(who.runtime.ctx, name, days=body.days)
-    )
-    who.runtime.reload_tls()
-    return CRLOut(
-        ca=crl.ca_name,
-        crl_number=crl.number,
-        this_update=crl.this_update,
-        next_update=crl.next_update,
-        entries=crl.entries,
-    )
+async def publish(name: str, who: Who, body: CRLPublishIn | None = None) -> CRLOut:
+    """Issue the next CRL of the CA now (needs ``ca.revoke`` on it; the body is optional)."""
+    days = body.days if body is not None else None
+
+    def work() -> CRLOut:
+        who.require_for("crl.publish", name, Permission.CA_REVOKE, resource=name)
+        crl = who.audited(
+            "crl.publish", name, lambda: publish_crl(who.runtime.ctx, name, days=days)
+        )
+        who.runtime.reload_tls()
+        return CRLOut(
+            ca=crl.ca_name,
+            crl_number=crl.number,
+            this_update=crl.this_update,
+            next_update=crl.next_update,
+            entries=crl.entries,
+        )
+
+    return await blocking(work)

@@ -15,7 +15,7 @@ from certward.access.principals import (
     get_principal,
     list_principals,
 )
-from certward.server.auth import Caller, caller
+from certward.server.auth import Caller, blocking, caller
 from certward.server.schemas import (
     GrantModel,
     PrincipalBundleOut,
@@ -48,60 +48,77 @@ def _principal_out(principal: Principal) -> PrincipalOut:
 
 
 @router.get("/v1/whoami", response_model=WhoAmI)
-def whoami(who: Who) -> WhoAmI:
+async def whoami(who: Who) -> WhoAmI:
     """The calling principal and its grants."""
     return WhoAmI(name=who.name, grants=_grant_models(who.principal.grants))
 
 
 @router.post("/v1/principals", response_model=PrincipalBundleOut, status_code=201)
-def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
+async def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
     """Create a principal; the response holds its only private key and PKCS#12 password."""
-    who.require(Permission.ADMIN)
-    grants = [Grant.from_dict(grant.model_dump()) for grant in body.grants]
-    bundle = who.audited(
-        "principal.create",
-        body.name,
-        lambda: create_principal(
-            who.runtime.ctx,
-            name=body.name,
-            grants=grants,
-            ca_name=who.runtime.settings.issuing_ca,
-            description=body.description,
-            created_by=who.name,
-            days=body.days,
-        ),
-        details={"grants": [g.permission.value for g in grants]},
-    )
-    return PrincipalBundleOut(
-        principal=_principal_out(bundle.principal),
-        certificate_pem=bundle.certificate_pem.decode(),
-        chain_pem=bundle.chain_pem.decode(),
-        private_key_pem=bundle.private_key_pem.decode(),
-        pkcs12_base64=base64.b64encode(bundle.pkcs12).decode(),
-        pkcs12_password=bundle.pkcs12_password,
-    )
+
+    def work() -> PrincipalBundleOut:
+        who.require_for("principal.create", body.name, Permission.ADMIN)
+        grants = [Grant.from_dict(grant.model_dump()) for grant in body.grants]
+        bundle = who.audited(
+            "principal.create",
+            body.name,
+            lambda: create_principal(
+                who.runtime.ctx,
+                name=body.name,
+                grants=grants,
+                ca_name=who.runtime.settings.issuing_ca,
+                description=body.description,
+                created_by=who.name,
+                days=body.days,
+            ),
+            details={"grants": [g.permission.value for g in grants]},
+        )
+        return PrincipalBundleOut(
+            principal=_principal_out(bundle.principal),
+            certificate_pem=bundle.certificate_pem.decode(),
+            chain_pem=bundle.chain_pem.decode(),
+            private_key_pem=bundle.private_key_pem.decode(),
+            pkcs12_base64=base64.b64encode(bundle.pkcs12).decode(),
+            pkcs12_password=bundle.pkcs12_password,
+        )
+
+    return await blocking(work)
 
 
 @router.get("/v1/principals", response_model=list[PrincipalOut])
-def list_(who: Who) -> list[PrincipalOut]:
+async def list_(who: Who) -> list[PrincipalOut]:
     """Every principal."""
-    who.require(Permission.ADMIN)
-    return [_principal_out(p) for p in list_principals(who.runtime.ctx)]
+
+    def work() -> list[PrincipalOut]:
+        who.require(Permission.ADMIN)
+        return [_principal_out(p) for p in list_principals(who.runtime.ctx)]
+
+    return await blocking(work)
 
 
 @router.get("/v1/principals/{name}", response_model=PrincipalOut)
-def get(name: str, who: Who) -> PrincipalOut:
+async def get(name: str, who: Who) -> PrincipalOut:
     """One principal."""
-    who.require(Permission.ADMIN)
-    return _principal_out(get_principal(who.runtime.ctx, name))
+
+    def work() -> PrincipalOut:
+        who.require(Permission.ADMIN)
+        return _principal_out(get_principal(who.runtime.ctx, name))
+
+    return await blocking(work)
 
 
 @router.post("/v1/principals/{name}/disable", response_model=PrincipalOut)
-def disable(name: str, who: Who) -> PrincipalOut:
+async def disable(name: str, who: Who) -> PrincipalOut:
     """Disable a principal: its certificate is revoked and refused from the next handshake."""
-    who.require(Permission.ADMIN)
-    principal = who.audited(
-        "principal.disable", name, lambda: disable_principal(who.runtime.ctx, name)
-    )
-    who.runtime.reload_tls()
-    return _principal_out(principal)
+
+    def work() -> PrincipalOut:
+        who.require_for("principal.disable", name, Permission.ADMIN)
+        principal = who.audited(
+            "principal.disable", name, lambda: disable_principal(who.runtime.ctx, name)
+        )
+        who.runtime.count_revoked()
+        who.runtime.reload_tls()
+        return _principal_out(principal)
+
+    return await blocking(work)

@@ -1,0 +1,107 @@
+"""Group commit: rows from many concurrent requests stored in shared transactions.
+
+A durable commit costs a flush to disk (~0.3-2 ms); signing a certificate costs
+~0.2 ms. One commit per certificate caps a server far below its signing rate,
+so request threads hand their finished rows (a certificate, an audit event) to
+one writer thread and wait; the writer commits everything that arrived
+meanwhile in one transaction and wakes them. Each caller still returns only
+after the commit holding its rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from certward.errors import CertwardError, StorageError
+from certward.store.database import Database
+from certward.store.models import CertificateRow
+
+__all__ = ["CERTIFICATES", "GroupCommitWriter", "TableRow"]
+
+_log = structlog.get_logger()
+CERTIFICATES = cast(Table, CertificateRow.__table__)
+
+
+TableRow = tuple[Table, dict[str, Any]]
+
+
+@dataclass
+class _Pending:
+    rows: Sequence[TableRow]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: CertwardError | None = None
+
+
+class GroupCommitWriter:
+    """One writer thread that commits queued rows in batches."""
+
+    def __init__(self, database: Database, *, max_batch: int = 256) -> None:
+        self._database = database
+        self._max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="certward-group-commit", daemon=True)
+        self._thread.start()
+
+    def store(self, row: dict[str, Any], *, table: Table = CERTIFICATES) -> None:
+        """Queue ``row`` for ``table`` and return once the transaction holding it committed."""
+        self.store_all([(table, row)])
+
+    def store_all(self, rows: Sequence[TableRow]) -> None:
+        """Queue ``rows`` (stored together, in one transaction) and wait for their commit."""
+        pending = _Pending(rows)
+        with self._wake:
+            if self._closed:
+                raise StorageError("the certificate store is shutting down")
+            self._queue.append(pending)
+            self._wake.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+
+    def _take(self) -> list[_Pending] | None:
+        with self._wake:
+            while not self._queue and not self._closed:
+                self._wake.wait()
+            if not self._queue:
+                return None
+            count = min(len(self._queue), self._max_batch)
+            return [self._queue.popleft() for _ in range(count)]
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self._database.engine.begin() as connection:
+                flat = [table_row for pending in batch for table_row in pending.rows]
+                for table in dict.fromkeys(table for table, _ in flat):
+                    rows = [row for row_table, row in flat if row_table is table]
+                    connection.execute(table.insert(), rows)
+        except SQLAlchemyError as exc:
+            if len(batch) > 1:
+                # One bad row must not fail its neighbours: retry them one by one.
+                for pending in batch:
+                    self._commit([pending])
+                return
+            _log.warning("certificate.store_failed", error=type(exc).__name__)
+            batch[0].error = StorageError(f"the record could not be stored: {type(exc).__name__}")
+        for pending in batch:
+            pending.done.set()
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            self._commit(batch)

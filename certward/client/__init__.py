@@ -1,0 +1,83 @@
+"""certward.client: the Python SDK of a certward server (sync and async, over httpx).
+
+::
+
+    from certward.client import Client
+
+    with Client("https://127.0.0.1:8443", cert="admin/admin.crt",
+                key="admin/admin.key", ca="admin/ca.crt") as client:
+        issued = client.issue_certificate(ca="issuing", profile="server",
+                                          common_name="web", sans=["DNS:web"])
+        print(issued.serial, issued.request_id)
+
+One method per API operation. ``AsyncClient`` has the same methods as coroutines.
+
+**Results carry the request id.** Every method returns a frozen dataclass with a
+``request_id`` field: the ``X-Request-ID`` of the exchange, which the server logs
+and stores in its audit events. Where certward already has a value for the
+answer, the result *is* that value plus ``request_id``: ``RemoteCAInfo`` is a
+:class:`~certward.ca.authority.CAInfo`, ``RemoteIssuedCertificate`` an
+:class:`~certward.ca.factory.IssuedCertificate` (with ``private_key`` parsed), and
+so on, so code written for local values takes remote ones unchanged. Lists come
+as a :class:`Listing` (``.items`` and ``.request_id``), cryptography objects in a
+small holder (``CACertificate.certificate``, ``RevocationList.crl``).
+
+**Errors are certward's own.** A server error is raised as the
+:mod:`certward.errors` class registered for its ``code`` (``CANotFound``,
+``AccessDenied``, ...), with ``request_id`` and ``http_status`` set::
+
+    CertwardError
+    ├── (any class of certward.errors)  the server's error, by its code; an unknown
+    │                                   code falls back to the family of its HTTP status
+    ├── Unauthenticated                 also: the server refused the client certificate
+    │                                   in the TLS handshake (revoked, unknown CA, ...)
+    ├── ServiceUnavailable              the server cannot be reached (after the retries
+    │                                   of a GET; a POST is never sent twice, and one cut
+    │                                   off after sending says its outcome is unknown),
+    │                                   or its certificate is not trusted by ``ca``
+    └── InvalidInput / MalformedData    bad arguments, unreadable files, or an answer
+                                        this client cannot read
+"""
+
+from certward.client._async_client import AsyncClient
+from certward.client._base import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from certward.client._client import Client
+from certward.client._results import (
+    CACertificate,
+    CAChain,
+    Identity,
+    Listing,
+    PrincipalCredentials,
+    PrincipalInfo,
+    PublishedCRLInfo,
+    RemoteAuditPage,
+    RemoteCAInfo,
+    RemoteCertificatePage,
+    RemoteCertificateSummary,
+    RemoteIssuedCertificate,
+    RemotePrincipalInfo,
+    RemoteRevokedCertificate,
+    RevocationList,
+)
+
+__all__ = [
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "AsyncClient",
+    "CACertificate",
+    "CAChain",
+    "Client",
+    "Identity",
+    "Listing",
+    "PrincipalCredentials",
+    "PrincipalInfo",
+    "PublishedCRLInfo",
+    "RemoteAuditPage",
+    "RemoteCAInfo",
+    "RemoteCertificatePage",
+    "RemoteCertificateSummary",
+    "RemoteIssuedCertificate",
+    "RemotePrincipalInfo",
+    "RemoteRevokedCertificate",
+    "RevocationList",
+]
