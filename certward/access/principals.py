@@ -29,7 +29,7 @@ from certward.ca.revoke import revoke_in_session
 from certward.crypto.formats import certificate_pem, chain_pem, export_pkcs12
 from certward.crypto.keys import private_key_to_pkcs8
 from certward.errors import Conflict, InvalidName, NotFound
-from certward.store.models import PrincipalRow
+from certward.store.models import CertificateAuthorityRow, CertificateRow, PrincipalRow
 
 __all__ = [
     "Principal",
@@ -99,7 +99,8 @@ class PrincipalBundle:
         )
 
 
-def _principal(row: PrincipalRow) -> Principal:
+def _principal(row: PrincipalRow, revoked_at: datetime | None = None) -> Principal:
+    # A principal whose certificate was revoked by any route is disabled from then on.
     return Principal(
         name=row.name,
         description=row.description,
@@ -108,8 +109,14 @@ def _principal(row: PrincipalRow) -> Principal:
         certificate_fingerprint=row.certificate_fingerprint,
         created_at=row.created_at,
         created_by=row.created_by,
-        disabled_at=row.disabled_at,
+        disabled_at=row.disabled_at or revoked_at,
     )
+
+
+# Principals with the revocation time of their certificate.
+_WITH_REVOCATION = select(PrincipalRow, CertificateRow.revoked_at).outerjoin(
+    CertificateRow, CertificateRow.serial == PrincipalRow.certificate_serial
+)
 
 
 def _check_name(name: str) -> str:
@@ -177,26 +184,26 @@ def create_principal(
 def list_principals(ctx: CAContext) -> list[Principal]:
     """Every principal, by name."""
     with ctx.database.read() as session:
-        rows = session.scalars(select(PrincipalRow).order_by(PrincipalRow.name)).all()
-        return [_principal(row) for row in rows]
+        rows = session.execute(_WITH_REVOCATION.order_by(PrincipalRow.name)).all()
+        return [_principal(row, revoked_at) for row, revoked_at in rows]
 
 
 def get_principal(ctx: CAContext, name: str) -> Principal:
     """The principal called ``name``."""
     with ctx.database.read() as session:
-        row = session.scalar(select(PrincipalRow).where(PrincipalRow.name == name))
-        if row is None:
+        found = session.execute(_WITH_REVOCATION.where(PrincipalRow.name == name)).first()
+        if found is None:
             raise NotFound(f"no principal named {name!r}")
-        return _principal(row)
+        return _principal(found[0], found[1])
 
 
 def principal_by_fingerprint(ctx: CAContext, fingerprint: str) -> Principal | None:
     """The principal whose certificate has this SHA-256 fingerprint (hex), if any."""
     with ctx.database.read() as session:
-        row = session.scalar(
-            select(PrincipalRow).where(PrincipalRow.certificate_fingerprint == fingerprint)
-        )
-        return _principal(row) if row is not None else None
+        found = session.execute(
+            _WITH_REVOCATION.where(PrincipalRow.certificate_fingerprint == fingerprint)
+        ).first()
+        return _principal(found[0], found[1]) if found is not None else None
 
 
 def disable_principal(ctx: CAContext, name: str) -> Principal:
@@ -207,11 +214,17 @@ def disable_principal(ctx: CAContext, name: str) -> Principal:
             raise NotFound(f"no principal named {name!r}")
         if row.disabled_at is not None:
             raise Conflict(f"principal {name!r} is already disabled")
-        revoked = revoke_in_session(
-            ctx, session, row.certificate_serial, reason="privilegeWithdrawn"
+        certificate = session.scalar(
+            select(CertificateRow).where(CertificateRow.serial == row.certificate_serial)
         )
+        assert certificate is not None  # issued in the same transaction as the principal
+        if certificate.revoked_at is None:
+            revoke_in_session(ctx, session, row.certificate_serial, reason="privilegeWithdrawn")
         row.disabled_at = ctx.clock()
         principal = _principal(row)
-    publish_crl(ctx, revoked.ca_name)
-    _log.info("principal.disabled", principal=name, serial=revoked.serial)
+        issuer = session.get(CertificateAuthorityRow, certificate.ca_id)
+        assert issuer is not None  # foreign key
+        ca_name = issuer.name
+    publish_crl(ctx, ca_name)
+    _log.info("principal.disabled", principal=name, serial=row.certificate_serial)
     return principal

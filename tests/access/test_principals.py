@@ -167,3 +167,35 @@ def test_disabling_an_unknown_principal_is_not_found(pki: PKI) -> None:
         disable_principal(pki.context, "nobody")
     with pytest.raises(NotFound):
         get_principal(pki.context, "nobody")
+
+
+def test_principal_whose_certificate_was_revoked_directly_counts_as_disabled(
+    pki: PKI, ca_context: CAContext
+) -> None:
+    from certward.ca.revoke import revoke_certificate
+
+    bundle = create_principal(
+        ca_context, name="revoked-directly", grants=[Grant(Permission.CA_READ)], ca_name="issuing"
+    )
+    revoke_certificate(ca_context, bundle.principal.certificate_serial, reason="keyCompromise")
+
+    principal = get_principal(ca_context, "revoked-directly")
+    assert not principal.enabled
+    looked_up = principal_by_fingerprint(ca_context, bundle.principal.certificate_fingerprint)
+    assert looked_up is not None and not looked_up.enabled
+
+
+def test_disabling_a_principal_whose_certificate_is_already_revoked_still_disables_it(
+    pki: PKI, ca_context: CAContext
+) -> None:
+    from certward.ca.revoke import revoke_certificate
+
+    bundle = create_principal(
+        ca_context, name="revoked-first", grants=[Grant(Permission.CA_READ)], ca_name="issuing"
+    )
+    revoke_certificate(ca_context, bundle.principal.certificate_serial)
+
+    disabled = disable_principal(ca_context, "revoked-first")
+
+    assert disabled.disabled_at is not None
+    assert [p.enabled for p in list_principals(ca_context) if p.name == "revoked-first"] == [False]
