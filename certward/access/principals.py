@@ -24,6 +24,7 @@ from certward.access.grants import Grant, grants_from_json, grants_to_json
 from certward.ca.context import CAContext
 from certward.ca.crl import publish_crl
 from certward.ca.factory import IssuedCertificate
+from certward.ca.group_commit import TableRow, insert_rows
 from certward.ca.issue import issue_certificate
 from certward.ca.revoke import revoke_in_session
 from certward.crypto.formats import certificate_pem, chain_pem, export_pkcs12
@@ -136,6 +137,7 @@ def create_principal(
     description: str = "",
     created_by: str | None = None,
     days: int | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> PrincipalBundle:
     """Issue a client certificate from ``ca_name`` for a new principal with ``grants``."""
     _check_name(name)
@@ -172,6 +174,7 @@ def create_principal(
         sans=[f"URI:urn:certward:principal:{name}"],
         days=days,
         also=bind,
+        extra_rows=extra_rows,
     )
     _log.info("principal.created", principal=name, serial=issued.serial, created_by=created_by)
     return PrincipalBundle(
@@ -206,8 +209,13 @@ def principal_by_fingerprint(ctx: CAContext, fingerprint: str) -> Principal | No
         return _principal(found[0], found[1]) if found is not None else None
 
 
-def disable_principal(ctx: CAContext, name: str) -> Principal:
-    """Disable a principal: revoke its certificate and publish its CA's CRL at once."""
+def disable_principal(
+    ctx: CAContext, name: str, *, extra_rows: Sequence[TableRow] = ()
+) -> Principal:
+    """Disable a principal: revoke its certificate and publish its CA's CRL at once.
+
+    ``extra_rows`` (an audit event) are stored in the same transaction.
+    """
     with ctx.database.transaction() as session:
         row = session.scalar(select(PrincipalRow).where(PrincipalRow.name == name))
         if row is None:
@@ -222,6 +230,7 @@ def disable_principal(ctx: CAContext, name: str) -> Principal:
             revoke_in_session(ctx, session, row.certificate_serial, reason="privilegeWithdrawn")
         row.disabled_at = ctx.clock()
         principal = _principal(row)
+        insert_rows(session, extra_rows)
         issuer = session.get(CertificateAuthorityRow, certificate.ca_id)
         assert issuer is not None  # foreign key
         ca_name = issuer.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from certward.ca.context import CAContext, ca_key_record_id
 from certward.ca.crl import issue_crl_in_session
 from certward.ca.extensions import NameConstraintSpec, ca_extensions
+from certward.ca.group_commit import TableRow, insert_rows
 from certward.ca.publish import publish_ca_files
 from certward.crypto.keys import (
     KeyType,
@@ -93,6 +95,7 @@ def create_ca(
     days: int | None = None,
     path_length: int | None = None,
     name_constraints: NameConstraintSpec | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> CAInfo:
     """Create a root CA (no ``parent``) or an intermediate signed by ``parent``.
 
@@ -185,6 +188,7 @@ def create_ca(
             )
         )
         crl = issue_crl_in_session(ctx, session, row)
+        insert_rows(session, extra_rows)
         info = _info(session, row)
         chain = ctx.chain_of(session, row)
     publish_ca_files(ctx, name=name, chain=chain, crl_der=crl.der)

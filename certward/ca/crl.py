@@ -6,6 +6,7 @@ read, a join and one signature, whatever the number of revoked certificates.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.crl_encoding import CRLParams, build_crl
+from certward.ca.group_commit import TableRow, insert_rows
 from certward.crypto.formats import crl_pem
 from certward.errors import InvalidValidity
 from certward.store.models import CertificateAuthorityRow, CRLRow, RevocationRow
@@ -105,12 +107,19 @@ def issue_crl_in_session(
     )
 
 
-def publish_crl(ctx: CAContext, ca_name: str, *, days: int | None = None) -> PublishedCRL:
+def publish_crl(
+    ctx: CAContext,
+    ca_name: str,
+    *,
+    days: int | None = None,
+    extra_rows: Sequence[TableRow] = (),
+) -> PublishedCRL:
     """Issue the next CRL of CA ``ca_name`` (one transaction), then publish its files."""
     from certward.ca.publish import publish_crl_files
 
     with ctx.database.transaction() as session:
         crl = issue_crl_in_session(ctx, session, ctx.ca_row(session, ca_name), days=days)
+        insert_rows(session, extra_rows)
     publish_crl_files(ctx, ca_name=ca_name, crl_der=crl.der)
     _log.info("crl.published", ca=ca_name, number=crl.number, entries=crl.entries)
     return crl

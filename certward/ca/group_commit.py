@@ -19,18 +19,25 @@ from typing import Any, cast
 import structlog
 from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from certward.errors import CertwardError, StorageError
 from certward.store.database import Database
 from certward.store.models import CertificateRow
 
-__all__ = ["CERTIFICATES", "GroupCommitWriter", "TableRow"]
+__all__ = ["CERTIFICATES", "GroupCommitWriter", "TableRow", "insert_rows"]
 
 _log = structlog.get_logger()
 CERTIFICATES = cast(Table, CertificateRow.__table__)
 
 
 TableRow = tuple[Table, dict[str, Any]]
+
+
+def insert_rows(session: Session, rows: Sequence[TableRow]) -> None:
+    """Insert ``rows`` (an audit event, say) in the caller's transaction."""
+    for table, row in rows:
+        session.execute(table.insert(), [row])
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
-from certward.ca.group_commit import GroupCommitWriter, TableRow
+from certward.ca.group_commit import GroupCommitWriter, TableRow, insert_rows
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
 from certward.crypto.names import format_san, has_control_characters, parse_sans
@@ -125,8 +125,7 @@ def _issue_one(
                 request, not_before=not_before, not_after=not_after, issued_at=now
             )
             session.execute(_TABLE.insert(), [row])
-            for table, extra in extra_rows:
-                session.execute(table.insert(), [extra])
+            insert_rows(session, extra_rows)
             if also is not None:
                 also(session, issued)
     _log.info(

@@ -7,6 +7,7 @@ CRL of the issuing CA lists it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.crl_encoding import encode_revoked_entry
+from certward.ca.group_commit import TableRow, insert_rows
 from certward.crypto.serials import parse_serial, serial_hex
 from certward.errors import AlreadyRevoked, CertificateNotFound, InvalidInput, NotRevocable
 from certward.store.models import CertificateAuthorityRow, CertificateRow, RevocationRow
@@ -111,10 +113,18 @@ def revoke_in_session(
 
 
 def revoke_certificate(
-    ctx: CAContext, serial: str, *, reason: str | None = None
+    ctx: CAContext,
+    serial: str,
+    *,
+    reason: str | None = None,
+    extra_rows: Sequence[TableRow] = (),
 ) -> RevokedCertificate:
-    """Revoke the certificate with ``serial`` (hex); its CA's next CRL lists it."""
+    """Revoke the certificate with ``serial`` (hex); its CA's next CRL lists it.
+
+    ``extra_rows`` (an audit event) are stored in the same transaction.
+    """
     with ctx.database.transaction() as session:
         result = revoke_in_session(ctx, session, serial, reason=reason)
+        insert_rows(session, extra_rows)
     _log.info("certificate.revoked", serial=result.serial, ca=result.ca_name, reason=result.reason)
     return result

@@ -91,31 +91,15 @@ class Caller:
         self,
         action: str,
         target: str | None,
-        work: Callable[[], T],
-        *,
-        details: dict[str, Any] | None = None,
-    ) -> T:
-        """Run ``work`` and record the outcome (ok or the error code) in the audit log."""
-        try:
-            result = work()
-        except CertwardError as exc:
-            self._record(action, target, exc.code, details)
-            raise
-        self._record(action, target, "ok", details)
-        return result
-
-    def audited_with(
-        self,
-        action: str,
-        target: str | None,
         work: Callable[[Sequence[TableRow]], T],
         *,
         details: dict[str, Any] | None = None,
     ) -> T:
-        """Like :meth:`audited`, but ``work`` stores the success event with its own change.
+        """Run ``work`` and audit its outcome; success is stored with the change itself.
 
-        ``work`` receives the audit row to store in its transaction, so a change
-        and its audit record are committed together (or not at all).
+        ``work`` receives the audit row to store in its own transaction, so a change
+        and its audit record are committed together (or not at all). A refusal is
+        recorded on its own with the error code.
         """
         ok = audit_row(
             self.runtime.ctx,

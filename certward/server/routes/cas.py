@@ -66,7 +66,7 @@ async def create(body: CACreate, who: Who) -> CAOut:
         info = who.audited(
             "ca.create",
             body.name,
-            lambda: create_ca(
+            lambda audit: create_ca(
                 who.runtime.ctx,
                 name=body.name,
                 subject=body.subject,
@@ -75,6 +75,7 @@ async def create(body: CACreate, who: Who) -> CAOut:
                 days=body.days,
                 path_length=body.path_length,
                 name_constraints=constraints,
+                extra_rows=audit,
             ),
             details={"parent": body.parent, "key_type": body.key_type},
         )
@@ -102,7 +103,9 @@ async def publish(name: str, who: Who, body: CRLPublishIn | None = None) -> CRLO
     def work() -> CRLOut:
         who.require_for("crl.publish", name, Permission.CA_REVOKE, resource=name)
         crl = who.audited(
-            "crl.publish", name, lambda: publish_crl(who.runtime.ctx, name, days=days)
+            "crl.publish",
+            name,
+            lambda audit: publish_crl(who.runtime.ctx, name, days=days, extra_rows=audit),
         )
         who.runtime.reload_tls()
         return CRLOut(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from certward.access.grants import Permission
 from certward.ca.crl import publish_crl
 from certward.ca.factory import IssuedCertificate
+from certward.ca.group_commit import TableRow
 from certward.ca.inventory import (
     CertificateStatus,
     CertificateSummary,
@@ -88,7 +90,7 @@ async def issue(body: IssueIn, who: Who) -> IssuedOut:
             resource=body.ca,
             profile=body.profile,
         )
-        issued = who.audited_with(
+        issued = who.audited(
             "certificate.issue",
             body.common_name,
             lambda audit: issue_certificate(
@@ -118,7 +120,7 @@ async def sign(body: SignIn, who: Who) -> IssuedOut:
         who.require_for(
             "certificate.sign", body.ca, Permission.CA_ISSUE, resource=body.ca, profile=body.profile
         )
-        issued = who.audited_with(
+        issued = who.audited(
             "certificate.sign",
             body.ca,
             lambda audit: sign_csr(
@@ -200,8 +202,8 @@ async def revoke(serial: str, body: RevokeIn, who: Who) -> RevokedOut:
         )
         ctx = who.runtime.ctx
 
-        def revoke_and_publish() -> tuple[RevokedCertificate, int]:
-            revoked = revoke_certificate(ctx, serial, reason=body.reason)
+        def revoke_and_publish(audit: Sequence[TableRow]) -> tuple[RevokedCertificate, int]:
+            revoked = revoke_certificate(ctx, serial, reason=body.reason, extra_rows=audit)
             crl = publish_crl(ctx, revoked.ca_name)
             return revoked, crl.number
 

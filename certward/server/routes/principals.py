@@ -63,7 +63,7 @@ async def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
         bundle = who.audited(
             "principal.create",
             body.name,
-            lambda: create_principal(
+            lambda audit: create_principal(
                 who.runtime.ctx,
                 name=body.name,
                 grants=grants,
@@ -71,6 +71,7 @@ async def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
                 description=body.description,
                 created_by=who.name,
                 days=body.days,
+                extra_rows=audit,
             ),
             details={"grants": [g.permission.value for g in grants]},
         )
@@ -115,7 +116,9 @@ async def disable(name: str, who: Who) -> PrincipalOut:
     def work() -> PrincipalOut:
         who.require_for("principal.disable", name, Permission.ADMIN)
         principal = who.audited(
-            "principal.disable", name, lambda: disable_principal(who.runtime.ctx, name)
+            "principal.disable",
+            name,
+            lambda audit: disable_principal(who.runtime.ctx, name, extra_rows=audit),
         )
         who.runtime.count_revoked()
         who.runtime.reload_tls()
