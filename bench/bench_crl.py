@@ -34,14 +34,14 @@ from certward.ca.authority import create_ca
 from certward.ca.context import CAContext
 from certward.ca.crl import publish_crl
 from certward.ca.crl_encoding import encode_revoked_entry
+from certward.ca.group_commit import CERTIFICATES
 from certward.ca.issue import issue_many, leaf_request
 from certward.ca.revoke import revoke_certificate
 from certward.crypto.serials import random_serial, serial_hex
 from certward.datadir import initialise_data_dir
 from certward.logs import configure_logging
-from certward.store.models import CertificateRow, RevocationRow
+from certward.store.models import RevocationRow
 
-_CERTS = cast(Table, CertificateRow.__table__)
 _REVOCATIONS = cast(Table, RevocationRow.__table__)
 _REASON = x509.ReasonFlags.superseded
 Revocation = tuple[int, datetime, x509.ReasonFlags | None]
@@ -98,7 +98,7 @@ def _bulk_revoked(ctx: CAContext, count: int, template_der: bytes, ca_id: int) -
                 )
                 revocations.append((serial, now, _REASON))
             with connection.begin():
-                connection.execute(_CERTS.insert(), certs)
+                connection.execute(CERTIFICATES.insert(), certs)
                 connection.execute(_REVOCATIONS.insert(), revs)
     return revocations
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from certward.ca.context import CAContext, ca_key_record_id
 from certward.ca.crl import issue_crl_in_session
 from certward.ca.extensions import NameConstraintSpec, ca_extensions
+from certward.ca.factory import BACKDATE
 from certward.ca.group_commit import TableRow, insert_rows
 from certward.ca.publish import publish_ca_files
 from certward.crypto.keys import (
@@ -35,9 +36,6 @@ _log = structlog.get_logger()
 __all__ = ["CAInfo", "ca_chain", "create_ca", "get_ca", "list_cas", "validate_ca_name"]
 
 _CA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# Certificates are back-dated a little so that a relying party whose clock runs
-# slightly behind does not see them as "not yet valid".
-BACKDATE = timedelta(minutes=1)
 # The bound of the root_ca_days / intermediate_ca_days settings.
 _MAX_CA_DAYS = 36500
 

@@ -9,7 +9,7 @@ issuance hot path: keep the ORM and re-parsing out of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -182,6 +182,4 @@ def with_chain(
     issued: Sequence[IssuedCertificate], chain: tuple[x509.Certificate, ...]
 ) -> list[IssuedCertificate]:
     """The same certificates with their CA chain attached."""
-    from dataclasses import replace
-
     return [replace(item, chain=chain) for item in issued]

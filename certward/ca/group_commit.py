@@ -28,6 +28,7 @@ from certward.store.models import CertificateRow
 __all__ = ["CERTIFICATES", "GroupCommitWriter", "TableRow", "insert_rows"]
 
 _log = structlog.get_logger()
+# Core, not the ORM, on the hot insert path (see ../shared/reference/python-stack.md).
 CERTIFICATES = cast(Table, CertificateRow.__table__)
 
 
@@ -58,10 +59,6 @@ class GroupCommitWriter:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="certward-group-commit", daemon=True)
         self._thread.start()
-
-    def store(self, row: dict[str, Any], *, table: Table = CERTIFICATES) -> None:
-        """Queue ``row`` for ``table`` and return once the transaction holding it committed."""
-        self.store_all([(table, row)])
 
     def store_all(self, rows: Sequence[TableRow]) -> None:
         """Queue ``rows`` (stored together, in one transaction) and wait for their commit."""

@@ -10,21 +10,19 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import structlog
 from cryptography import x509
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
-from certward.ca.group_commit import GroupCommitWriter, TableRow, insert_rows
+from certward.ca.group_commit import CERTIFICATES, GroupCommitWriter, TableRow, insert_rows
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
 from certward.crypto.names import format_san, has_control_characters, parse_sans
 from certward.errors import CSRSignatureInvalid, InvalidSubject, StorageError
-from certward.store.models import CertificateRow
 
 __all__ = [
     "BULK_BATCH_SIZE",
@@ -39,8 +37,6 @@ _log = structlog.get_logger()
 
 BULK_BATCH_SIZE = 64
 StoredHook = Callable[[Session, IssuedCertificate], None]
-# Core, not the ORM, on the hot insert path (see ../shared/reference/python-stack.md).
-_TABLE = cast(Table, CertificateRow.__table__)
 
 
 def leaf_request(
@@ -114,7 +110,7 @@ def _issue_one(
         issued, row = factory.make(
             request, not_before=not_before, not_after=not_after, issued_at=now
         )
-        writer.store_all([(_TABLE, row), *extra_rows])
+        writer.store_all([(CERTIFICATES, row), *extra_rows])
     else:
         with ctx.database.transaction() as session:
             factory = _factory(ctx, session, ca_name, profile, store_key=store_key)
@@ -124,7 +120,7 @@ def _issue_one(
             issued, row = factory.make(
                 request, not_before=not_before, not_after=not_after, issued_at=now
             )
-            session.execute(_TABLE.insert(), [row])
+            session.execute(CERTIFICATES.insert(), [row])
             insert_rows(session, extra_rows)
             if also is not None:
                 also(session, issued)
@@ -246,7 +242,7 @@ class _BatchWriter(threading.Thread):
             with self._engine.connect() as connection:
                 while (rows := self.batches.get()) is not None:
                     with connection.begin():
-                        connection.execute(_TABLE.insert(), rows)
+                        connection.execute(CERTIFICATES.insert(), rows)
                     self.committed += len(rows)
         except BaseException as exc:  # handed to the issuing thread, which raises it
             self.error = exc

@@ -118,8 +118,8 @@ class ServerRuntime:
         with self.ctx.database.read() as session:
             newest = session.scalar(select(func.max(CRLRow.id)))
         files: tuple[tuple[str, float], ...] = ()
-        if self.ctx.settings.service.crl_hash_dir:
-            directory = Path(self.ctx.settings.service.crl_hash_dir)
+        if self.settings.crl_hash_dir:
+            directory = Path(self.settings.crl_hash_dir)
             try:
                 files = tuple(
                     sorted((p.name, p.stat().st_mtime) for p in directory.glob("*.r[0-9]*"))

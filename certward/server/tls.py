@@ -13,7 +13,6 @@ from __future__ import annotations
 import ssl
 import tempfile
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,13 +107,3 @@ class ReloadableTLS:
         with self._lock:
             self._current = context
             self.generation += 1
-
-    @property
-    def current(self) -> ssl.SSLContext:
-        """The context new handshakes use."""
-        return self._current
-
-
-def chain_pem(certificates: Sequence[x509.Certificate]) -> bytes:
-    """PEM of a certificate chain."""
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)
