@@ -20,7 +20,15 @@ from pydantic_settings import (
 
 from certward.errors import ConfigError
 
-__all__ = ["CONFIG_FILE_NAME", "ProfileSettings", "ServerSettings", "Settings", "load_settings"]
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "KdsSettings",
+    "KmsSettings",
+    "ProfileSettings",
+    "ServerSettings",
+    "Settings",
+    "load_settings",
+]
 
 CONFIG_FILE_NAME = "certward.toml"
 
@@ -70,6 +78,53 @@ class ServerSettings(BaseModel):
     )
 
 
+class KmsSettings(BaseModel):
+    """The key management service (``[kms]`` in certward.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_message_bytes: int = Field(
+        default=4096,
+        ge=64,
+        le=1_048_576,
+        description="largest message to sign/verify/encrypt in one call; bigger: send a digest",
+    )
+    max_batch_items: int = Field(default=1000, ge=1, le=100_000)
+    default_deletion_days: int = Field(default=30, ge=7, le=30)
+    import_token_minutes: int = Field(default=60 * 24, ge=1, le=60 * 24 * 7)
+    rotation_check_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="how often due automatic rotations run"
+    )
+
+
+class KdsSettings(BaseModel):
+    """The Limax-compatible key distribution service (``[kds]`` in certward.toml).
+
+    ``certward kds serve`` runs it alone; ``certward serve`` runs it beside the API when
+    ``enabled`` is true. The passphrase of the key never lives here: prompt, file or env.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8444, ge=0, le=65535)
+    cert: str | None = Field(default=None, description="server certificate (PEM, chain after)")
+    key: str | None = Field(default=None, description="server private key (PEM/PKCS#8)")
+    passphrase_file: str | None = None
+    trusts: str | None = Field(
+        default=None, description="file or one-level directory: PEM, DER, PKCS#7, PKCS#12"
+    )
+    revocation_checker_options: list[str] = Field(default_factory=list)
+    algorithm: Literal["SHA-1", "SHA-256", "SHA-384", "SHA-512"] = "SHA-256"
+    key_lifespan_days: int = Field(default=365, gt=0, le=36500)
+    publish_period_days: float = Field(
+        default=-1, description="days between new master keys; -1: this node never publishes"
+    )
+    peers: list[str] = Field(default_factory=list, description="other nodes, host:port")
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+
 class Settings(BaseSettings):
     """Everything certward can be configured with."""
 
@@ -92,6 +147,8 @@ class Settings(BaseSettings):
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     # Not "server": CERTWARD_SERVER names the URL a remote CLI talks to.
     service: ServerSettings = Field(default_factory=ServerSettings)
+    kms: KmsSettings = Field(default_factory=KmsSettings)
+    kds: KdsSettings = Field(default_factory=KdsSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -36,6 +36,21 @@ Entry points render these in one place each; messages never carry secrets.
     ├── FilePermissionError          file.permission          400 / exit 8
     ├── Unauthenticated              auth.required            401 / exit 9 (no client certificate)
     ├── AccessDenied                 auth.forbidden           403 / exit 9 (no grant for this)
+    ├── KmsError                     (KMS: see the classes below)
+    │   ├── KmsKeyNotFound           kms.key_not_found        404 / exit 3
+    │   ├── KmsAliasExists           kms.alias_exists         409 / exit 4
+    │   ├── KmsInvalidState          kms.invalid_state        409 / exit 4 (disabled, deleting)
+    │   ├── KmsIncorrectKeyUsage     kms.incorrect_usage      422 / exit 5 (wrong usage)
+    │   ├── KmsUnsupportedAlgorithm  kms.unsupported_algorithm 400 / exit 2
+    │   ├── KmsInvalidCiphertext     kms.invalid_ciphertext   400 / exit 2 (tampered)
+    │   ├── KmsVersionRetired        kms.version_retired      422 / exit 5 (< min version)
+    │   └── KmsImportInvalid         kms.import_invalid       400 / exit 2 (BYOK)
+    ├── KeyException                 kds.error                400 / exit 10 (Limax KeyException)
+    │   ├── SubjectAltNameWithoutDNSName kds.san_without_dns_name
+    │   ├── SubjectAltNameWithoutURI kds.san_without_uri
+    │   ├── MalformedKeyIdent        kds.malformed_key_ident
+    │   ├── UnsupportedURI           kds.unsupported_uri
+    │   └── ServerRekeyed            kds.server_rekeyed
     ├── PayloadTooLarge              input.too_large          413 / exit 2
     ├── UnsupportedMediaType         input.media_type         415 / exit 2
     └── ServiceUnavailable           service.unavailable      503 / exit 7 (a remote server)
@@ -62,12 +77,23 @@ __all__ = [
     "InvalidSubject",
     "InvalidValidity",
     "IssuerNotUsable",
+    "KeyException",
     "KeyTypeNotAllowed",
     "KeystoreCorrupt",
     "KeystoreError",
     "KeystoreMismatch",
     "KeystoreMissing",
+    "KmsAliasExists",
+    "KmsError",
+    "KmsImportInvalid",
+    "KmsIncorrectKeyUsage",
+    "KmsInvalidCiphertext",
+    "KmsInvalidState",
+    "KmsKeyNotFound",
+    "KmsUnsupportedAlgorithm",
+    "KmsVersionRetired",
     "MalformedData",
+    "MalformedKeyIdent",
     "NotFound",
     "NotRevocable",
     "PasswordError",
@@ -77,10 +103,14 @@ __all__ = [
     "SANNotAllowed",
     "SANRequired",
     "SchemaMismatch",
+    "ServerRekeyed",
     "ServiceUnavailable",
     "StorageError",
+    "SubjectAltNameWithoutDNSName",
+    "SubjectAltNameWithoutURI",
     "Unauthenticated",
     "UnsupportedMediaType",
+    "UnsupportedURI",
     "error_class_for_code",
 ]
 
@@ -246,6 +276,94 @@ class AccessDenied(CertwardError):
     code = "auth.forbidden"
     status = 403
     exit_code = 9
+
+
+class KmsError(CertwardError):
+    """Base of the KMS errors (never raised itself)."""
+
+    code = "kms.error"
+    status = 400
+    exit_code = 2
+
+
+class KmsKeyNotFound(KmsError, NotFound):
+    code = "kms.key_not_found"
+    status = 404
+    exit_code = 3
+
+
+class KmsAliasExists(KmsError, Conflict):
+    code = "kms.alias_exists"
+    status = 409
+    exit_code = 4
+
+
+class KmsInvalidState(KmsError, Conflict):
+    code = "kms.invalid_state"
+    status = 409
+    exit_code = 4
+
+
+class KmsIncorrectKeyUsage(KmsError, PolicyViolation):
+    code = "kms.incorrect_usage"
+    status = 422
+    exit_code = 5
+
+
+class KmsUnsupportedAlgorithm(KmsError, InvalidInput):
+    code = "kms.unsupported_algorithm"
+
+
+class KmsInvalidCiphertext(KmsError, InvalidInput):
+    code = "kms.invalid_ciphertext"
+
+
+class KmsVersionRetired(KmsError, PolicyViolation):
+    code = "kms.version_retired"
+    status = 422
+    exit_code = 5
+
+
+class KmsImportInvalid(KmsError, InvalidInput):
+    code = "kms.import_invalid"
+
+
+class KeyException(CertwardError):
+    """Limax's KeyException: unrecoverable, check the certificates or ask for a resend.
+
+    ``type_name`` is the Limax ``KeyException.Type`` name; the KDS client exposes it as
+    an enum. Network failures are not KeyExceptions (they are worth a retry).
+    """
+
+    code = "kds.error"
+    status = 400
+    exit_code = 10
+    type_name: ClassVar[str] = ""
+
+
+class SubjectAltNameWithoutDNSName(KeyException):
+    code = "kds.san_without_dns_name"
+    type_name = "SubjectAltNameWithoutDNSName"
+
+
+class SubjectAltNameWithoutURI(KeyException):
+    code = "kds.san_without_uri"
+    type_name = "SubjectAltNameWithoutURI"
+
+
+class MalformedKeyIdent(KeyException):
+    code = "kds.malformed_key_ident"
+    type_name = "MalformedKeyIdent"
+
+
+class UnsupportedURI(KeyException):
+    code = "kds.unsupported_uri"
+    type_name = "UnsupportedURI"
+
+
+class ServerRekeyed(KeyException):
+    code = "kds.server_rekeyed"
+    type_name = "ServerRekeyed"
 
 
 class PayloadTooLarge(CertwardError):

@@ -26,8 +26,17 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from certward.ca.context import CAContext, ca_key_record_id
 from certward.ca.factory import certificate_key_record_id
 from certward.errors import KeystoreError
+from certward.kds.records import master_key_record_id
 from certward.keystore.envelope import parse_envelope
-from certward.store.models import CertificateAuthorityRow, CertificateRow, MetaValue
+from certward.kms.records import import_token_record_id, key_material_record_id
+from certward.store.models import (
+    CertificateAuthorityRow,
+    CertificateRow,
+    KdsMasterKeyRow,
+    KmsImportTokenRow,
+    KmsKeyVersionRow,
+    MetaValue,
+)
 
 __all__ = ["SEALED_COLUMNS", "RotationReport", "rotate_master_key"]
 
@@ -42,10 +51,10 @@ class SealedColumn:
     key: InstrumentedAttribute[Any]
     blob: InstrumentedAttribute[Any]
     label: InstrumentedAttribute[Any]
-    record_id: Callable[[str], str]
+    record_id: Callable[[Any], str]
 
 
-# Every sealed column in the schema; a new one (KMS keys, KDS master keys…) goes here.
+# Every sealed column in the schema; a new one goes here.
 SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(
         CertificateAuthorityRow.id,
@@ -58,6 +67,24 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         CertificateRow.key_sealed,
         CertificateRow.serial,
         certificate_key_record_id,
+    ),
+    SealedColumn(
+        KmsKeyVersionRow.id,
+        KmsKeyVersionRow.material_sealed,
+        KmsKeyVersionRow.record,
+        key_material_record_id,
+    ),
+    SealedColumn(
+        KmsImportTokenRow.id,
+        KmsImportTokenRow.wrapping_key_sealed,
+        KmsImportTokenRow.token,
+        import_token_record_id,
+    ),
+    SealedColumn(
+        KdsMasterKeyRow.timestamp,
+        KdsMasterKeyRow.key_sealed,
+        KdsMasterKeyRow.timestamp,
+        master_key_record_id,
     ),
 )
 

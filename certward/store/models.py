@@ -30,6 +30,12 @@ __all__ = [
     "CRLRow",
     "CertificateAuthorityRow",
     "CertificateRow",
+    "KdsMasterKeyRow",
+    "KdsNodeRow",
+    "KmsAliasRow",
+    "KmsImportTokenRow",
+    "KmsKeyRow",
+    "KmsKeyVersionRow",
     "MetaValue",
     "RevocationRow",
     "UTCDateTime",
@@ -175,3 +181,94 @@ class AuditRow(Base):
     result: Mapped[str] = mapped_column(String(64))  # "ok" or an error code
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class KmsKeyRow(Base):
+    """A KMS key: its spec, usage, state and which version is primary."""
+
+    __tablename__ = "kms_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)  # "key-<uuid>"
+    spec: Mapped[str] = mapped_column(String(32))  # AES_256, RSA_2048, EC_P256, HMAC_256…
+    usage: Mapped[str] = mapped_column(String(32))  # ENCRYPT_DECRYPT, SIGN_VERIFY, …
+    origin: Mapped[str] = mapped_column(String(16))  # CERTWARD, EXTERNAL, PUBLIC_ONLY
+    state: Mapped[str] = mapped_column(String(32))  # Enabled, Disabled, PendingDeletion…
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(Text, default="{}")  # JSON object
+    primary_version: Mapped[int] = mapped_column(Integer, default=0)  # 0: no version yet
+    min_decryption_version: Mapped[int] = mapped_column(Integer, default=1)
+    rotation_period_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    next_rotation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    deletion_date: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KmsKeyVersionRow(Base):
+    """One version of a KMS key; the material is sealed by the keystore."""
+
+    __tablename__ = "kms_key_versions"
+    __table_args__ = (UniqueConstraint("key_id", "version", name="uq_kms_key_versions"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("kms_keys.id"), index=True)
+    # "key-<uuid>/<version>": names the sealed record (its associated data).
+    record: Mapped[str] = mapped_column(String(96), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    material_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: public key only
+    public_der: Mapped[bytes | None] = mapped_column(LargeBinary)  # SubjectPublicKeyInfo
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KmsAliasRow(Base):
+    """``alias/<name>`` pointing at a key."""
+
+    __tablename__ = "kms_aliases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(String(256), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("kms_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KmsImportTokenRow(Base):
+    """A wrapping key pair handed out for bring-your-own-key imports into one key."""
+
+    __tablename__ = "kms_import_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("kms_keys.id"), index=True)
+    wrapping_spec: Mapped[str] = mapped_column(String(32))  # e.g. RSA_3072
+    wrapping_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    public_der: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class KdsMasterKeyRow(Base):
+    """One KDS master key (64 random bytes, sealed), named by its millisecond timestamp."""
+
+    __tablename__ = "kds_master_keys"
+
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(128))  # node or principal
+
+
+class KdsNodeRow(Base):
+    """A KDS node that shares this database: where it listens and when it was last alive."""
+
+    __tablename__ = "kds_nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128), unique=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    address: Mapped[bytes] = mapped_column(LargeBinary)  # raw 4- or 16-byte IP for answers
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    publisher: Mapped[bool] = mapped_column(Boolean, default=False)
