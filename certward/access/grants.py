@@ -2,7 +2,9 @@
 
 A grant names a permission and narrows it: ``resources`` (CA names for
 ``ca.read``/``ca.issue``/``ca.revoke``, slot names for ``certs.manage``, key ids or aliases for
-``kms.use``), ``profiles`` (for ``ca.issue``) and ``operations`` (for ``kms.use``).
+``kms.use``/``kms.manage``), ``profiles`` (for ``ca.issue``) and ``operations`` (for
+``kms.use``: sign, verify, encrypt, decrypt, generate_data_key, re_encrypt, generate_mac,
+verify_mac, get_public_key, describe).
 Each list holds fnmatch patterns; ``*`` means any. ``admin`` allows everything.
 """
 
@@ -27,6 +29,7 @@ class Permission(enum.StrEnum):
     CA_REVOKE = "ca.revoke"
     CERTS_MANAGE = "certs.manage"
     KMS_USE = "kms.use"
+    KMS_MANAGE = "kms.manage"
     KDS_CLIENT = "kds.client"
     AUDIT_READ = "audit.read"
     METRICS_READ = "metrics.read"
