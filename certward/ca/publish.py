@@ -7,6 +7,7 @@ relying party reading them never sees half a file.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from cryptography import x509
 
@@ -14,7 +15,7 @@ from certward.ca.context import CAContext
 from certward.crypto.formats import certificate_pem, chain_pem, crl_pem
 from certward.files import PUBLIC_FILE_MODE, write_atomic
 
-__all__ = ["publish_ca_files", "publish_crl_files"]
+__all__ = ["publish_ca_files", "publish_crl_files", "republish_all"]
 
 
 def publish_crl_files(ctx: CAContext, *, ca_name: str, crl_der: bytes) -> None:
@@ -39,3 +40,39 @@ def publish_ca_files(
     write_atomic(directory / "chain.pem", chain_pem(chain), mode=PUBLIC_FILE_MODE)
     if crl_der is not None:
         publish_crl_files(ctx, ca_name=name, crl_der=crl_der)
+
+
+def _stale(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except FileNotFoundError:
+        return True
+
+
+def republish_all(ctx: CAContext) -> list[str]:
+    """Bring ``published/`` in step with the database: every CA's files and newest CRL.
+
+    Only files whose content differs are rewritten (a crash between a commit and
+    the file write, a restored backup, a node that missed a CRL). Returns the
+    names of the CAs whose files changed.
+    """
+    from certward.ca.authority import ca_chain, list_cas
+    from certward.ca.crl import latest_crl
+
+    if ctx.published_dir is None:
+        return []
+    changed: list[str] = []
+    for ca in list_cas(ctx):
+        chain = ca_chain(ctx, ca.name)
+        crl_der = latest_crl(ctx, ca.name).der
+        directory = ctx.published_dir / ca.name
+        wanted = {
+            "ca.crt": certificate_pem(chain[0]),
+            "chain.pem": chain_pem(chain),
+            "crl.der": crl_der,
+            "crl.pem": crl_pem(crl_der),
+        }
+        if any(_stale(directory / name, data) for name, data in wanted.items()):
+            publish_ca_files(ctx, name=ca.name, chain=chain, crl_der=crl_der)
+            changed.append(ca.name)
+    return changed

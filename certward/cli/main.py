@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from certward.cli.backup_commands import backup, restore
 from certward.cli.ca_commands import ca_app
 from certward.cli.cert_commands import cert_app
 from certward.cli.crl_commands import crl_app, hashdir_app
@@ -30,6 +31,8 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(crl_app, name="crl")
 app.add_typer(hashdir_app, name="hashdir")
 app.add_typer(keystore_app, name="keystore")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 @app.callback()

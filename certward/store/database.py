@@ -101,7 +101,7 @@ class Database:
 
     # -- schema ----------------------------------------------------------------
 
-    def _alembic_config(self, connection: Connection) -> Any:
+    def _alembic_config(self, connection: Connection | None) -> Any:
         from alembic.config import Config
 
         config = Config()
@@ -114,7 +114,7 @@ class Database:
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
 
-        with _storage_errors(self.safe_url), self.engine.connect() as connection:
+        with _storage_errors(self.safe_url), self._reader.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
             head = ScriptDirectory.from_config(self._alembic_config(connection)).get_current_head()
         assert head is not None
@@ -131,6 +131,21 @@ class Database:
         with _storage_errors(self.safe_url), self.engine.begin() as connection:
             command.upgrade(self._alembic_config(connection), "head")
 
+    def upgrade(self, connection: Connection, revision: str) -> None:
+        """Run the migrations up to ``revision`` in ``connection``'s transaction."""
+        from alembic import command
+
+        command.upgrade(self._alembic_config(connection), revision)
+
+    def knows_revision(self, revision: str) -> bool:
+        """True when ``revision`` is one of this code's migrations."""
+        from alembic.script import ScriptDirectory
+
+        config = self._alembic_config(None)
+        return revision in {
+            script.revision for script in ScriptDirectory.from_config(config).walk_revisions()
+        }
+
     def check_schema(self) -> None:
         """Refuse a database whose schema is older or newer than this code."""
         current, head = self.schema_revisions()
@@ -143,14 +158,7 @@ class Database:
         )
 
     def _refuse_unknown(self, current: str | None) -> None:
-        from alembic.script import ScriptDirectory
-
-        if current is None:
-            return
-        with self.engine.connect() as connection:
-            scripts = ScriptDirectory.from_config(self._alembic_config(connection))
-            known = {script.revision for script in scripts.walk_revisions()}
-        if current not in known:
+        if current is not None and not self.knows_revision(current):
             raise SchemaMismatch(
                 f"database schema revision {current} is newer than this certward understands; "
                 "upgrade certward"
@@ -158,7 +166,7 @@ class Database:
 
     def ping(self) -> None:
         """Raise StorageError unless the database answers."""
-        with _storage_errors(self.safe_url), self.engine.connect() as connection:
+        with _storage_errors(self.safe_url), self._reader.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
