@@ -21,6 +21,7 @@ from certward.ca.group_commit import TableRow, insert_rows
 from certward.crypto.formats import crl_pem
 from certward.errors import InvalidValidity
 from certward.store.models import CertificateAuthorityRow, CRLRow, RevocationRow
+from certward.store.notify import notify_change
 
 __all__ = ["KEPT_CRLS", "PublishedCRL", "issue_crl_in_session", "latest_crl", "publish_crl"]
 
@@ -97,6 +98,8 @@ def issue_crl_in_session(
     session.execute(
         delete(CRLRow).where(CRLRow.ca_id == row.id, CRLRow.number <= number - KEPT_CRLS)
     )
+    # Other nodes swap their TLS contexts when this commits (PostgreSQL NOTIFY).
+    notify_change(session, f"crl:{row.name}")
     return PublishedCRL(
         ca_name=row.name,
         number=number,

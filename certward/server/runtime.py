@@ -24,14 +24,18 @@ from certward.ca.authority import ca_chain
 from certward.ca.context import CAContext
 from certward.ca.crl import latest_crl
 from certward.ca.group_commit import GroupCommitWriter
+from certward.ca.publish import republish_all
 from certward.config import ServerSettings
 from certward.crypto.formats import load_crl
 from certward.datadir import open_data_dir
 from certward.errors import CertwardError, MalformedData
+from certward.kms.cache import KeyCache
+from certward.kms.maintenance import KmsMaintenance
 from certward.server.bootstrap import load_server_identity
 from certward.server.metrics import ServiceMetrics
 from certward.server.tls import ReloadableTLS, TLSMaterial
 from certward.store.models import CertificateAuthorityRow, CRLRow
+from certward.store.notify import ChangeListener
 
 __all__ = [
     "MISSING",
@@ -71,11 +75,17 @@ class ServerRuntime:
         self.tls = ReloadableTLS(self.tls_material())
         self._principals: dict[str, _CachedPrincipal] = {}
         self._stop = threading.Event()
+        self.changes = ChangeListener(ctx.database)
         self._watcher: threading.Thread | None = None
         self.healthy = True
         self.health_checked = 0.0
         self.writer = GroupCommitWriter(ctx.database)
         self.metrics: ServiceMetrics | None = None  # set by the app that serves this runtime
+        # KMS keys ready for use (state trusted for a second), and their upkeep thread.
+        self.kms_keys = KeyCache(ctx)
+        self.kms_maintenance = KmsMaintenance(
+            ctx, interval=ctx.settings.kms.rotation_check_seconds, on_change=self.kms_keys.forget
+        )
 
     # -- TLS ---------------------------------------------------------------------
 
@@ -147,11 +157,18 @@ class ServerRuntime:
         _log.info("tls.reloaded", generation=self.tls.generation, pid=os.getpid())
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.settings.revocation_poll_seconds):
+        while not self._stop.is_set():
+            # A PostgreSQL notice (another node published a CRL) ends the wait at once;
+            # the poll interval bounds the delay when notices are lost or absent (SQLite).
+            self.changes.wait(self.settings.revocation_poll_seconds)
+            if self._stop.is_set():
+                break
             try:
                 state = self._observed_state()
                 if state != self._crl_state:
                     self.reload_tls()
+                    # Keep this node's published/ files (CRLs, chains) in step too.
+                    republish_all(self.ctx)
                 self.healthy = True
             except CertwardError as exc:
                 self.healthy = False
@@ -168,12 +185,15 @@ class ServerRuntime:
                 target=self._watch, name="certward-tls-watch", daemon=True
             )
             self._watcher.start()
+            self.kms_maintenance.start()
 
     def stop(self) -> None:
         """Stop the watcher and close the database pool."""
         self._stop.set()
+        self.changes.close()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        self.kms_maintenance.stop()
         self.writer.close()
         self.ctx.database.dispose()
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import structlog
 import uvicorn
 
+from certward.ca.publish import republish_all
 from certward.config import ServerSettings
 from certward.datadir import initialise_data_dir
 from certward.logs import configure_logging
@@ -28,6 +30,8 @@ from certward.server.runtime import RUNTIME_ENV_DATA_DIR, RUNTIME_ENV_DATABASE, 
 from certward.server.tls_alerts import install_alert_flushing
 
 __all__ = ["BootstrapResult", "app_factory", "prepare", "run", "ssl_context_factory"]
+
+_log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ def prepare(
     try:
         settings = ctx.settings.service
         admin = bootstrap_service(ctx, settings, data_dir)
+        # Repair what a crash between a commit and a file write left behind (a CRL newer
+        # in the database than in published/), and catch up on other nodes' CRLs.
+        repaired = republish_all(ctx)
+        if repaired:
+            _log.info("published.repaired", cas=repaired)
     finally:
         ctx.database.dispose()
     os.environ[RUNTIME_ENV_DATA_DIR] = str(data_dir)

@@ -293,10 +293,18 @@ def _healthy(service: Service) -> bool:
 
 
 @contextmanager
-def running_service(data_dir: Path, *, workers: int = 1, log: Path) -> Iterator[Service]:
-    """``certward -d DATA_DIR serve`` on a free port until the block ends (see module doc)."""
+def running_service(
+    data_dir: Path, *, workers: int = 1, log: Path, database: str | None = None
+) -> Iterator[Service]:
+    """``certward -d DATA_DIR serve`` on a free port until the block ends (see module doc).
+
+    ``database``: a URL for ``--database`` (several services on one PostgreSQL = a cluster).
+    """
     port = free_port()
-    command = [str(CERTWARD), "-d", str(data_dir), "serve", "--port", str(port)]
+    command = [str(CERTWARD), "-d", str(data_dir)]
+    if database is not None:
+        command += ["--database", database]
+    command += ["serve", "--port", str(port)]
     if workers != 1:
         command += ["--workers", str(workers)]
     with log.open("wb") as sink:
