@@ -270,14 +270,21 @@ def group_cpu_seconds(process_group: int) -> float:
 
 @contextmanager
 def server_process(
-    name: str, command: list[str], *, port: int, logs: Path, env: dict[str, str] | None = None
+    name: str,
+    command: list[str],
+    *,
+    port: int,
+    logs: Path,
+    env: dict[str, str] | None = None,
+    pin: bool = True,
 ) -> Iterator[Target]:
-    """Run ``command`` in its own process group, pinned to the server core, until the block ends."""
+    """Run ``command`` in its own process group (pinned to the server core) until the block ends."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
+    pinning = ["taskset", "-c", str(SERVER_CORE)] if pin else []
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["taskset", "-c", str(SERVER_CORE), *command],
+            [*pinning, *command],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -75,6 +75,12 @@ class ServerSettings(BaseModel):
     revocation_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     crl_hash_dir: str | None = Field(
         default=None, description="a hash dir whose CRL files (hash.rN) are also applied"
+    database_wait_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="at start, how long to keep retrying a database that does not answer",
+    )
     )
 
 

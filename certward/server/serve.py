@@ -10,6 +10,8 @@ import contextlib
 import os
 import signal
 import ssl
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,11 @@ from typing import Any
 import structlog
 import uvicorn
 
+from certward.ca.context import CAContext
 from certward.ca.publish import republish_all
-from certward.config import ServerSettings
+from certward.config import ServerSettings, load_settings
 from certward.datadir import initialise_data_dir
+from certward.errors import StorageError
 from certward.logs import configure_logging
 from certward.server.app import ServiceApp, create_app
 from certward.server.bootstrap import AdminFiles, bootstrap_service
@@ -48,7 +52,7 @@ def prepare(
 ) -> BootstrapResult:
     """Initialise and bootstrap ``data_dir`` and export where workers find it."""
     data_dir = Path(data_dir).resolve()
-    ctx = initialise_data_dir(data_dir, database=database)
+    ctx = _open_when_database_answers(data_dir, database)
     try:
         settings = ctx.settings.service
         admin = bootstrap_service(ctx, settings, data_dir)
@@ -68,6 +72,28 @@ def prepare(
     return BootstrapResult(
         settings=settings, admin=admin, url=f"https://{shown_host}:{port or settings.port}"
     )
+
+
+def _open_when_database_answers(data_dir: Path, database: str | None) -> CAContext:
+    """The data dir, initialised; while the database does not answer, retry (bounded).
+
+    A node started before its database (a cluster coming up, PostgreSQL restarting)
+    says why it waits, once per attempt, and starts serving as soon as it can.
+    Anything else (a schema mismatch, foreign master keys) ends the start at once.
+    """
+    wait = load_settings(data_dir, database=database).service.database_wait_seconds
+    deadline = time.monotonic() + wait
+    delay = 0.5
+    while True:
+        try:
+            return initialise_data_dir(data_dir, database=database)
+        except StorageError as exc:
+            if type(exc) is not StorageError or time.monotonic() + delay > deadline:
+                raise
+            sys.stderr.write(f"warning: {exc.message}; retrying in {delay:g} s\n")
+            sys.stderr.flush()
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def ssl_context_factory(
