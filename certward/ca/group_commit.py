@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from certward.errors import CertwardError, StorageError
+from certward.errors import StorageError
 from certward.store.database import Database
 from certward.store.models import CertificateRow
 
@@ -44,8 +45,7 @@ def insert_rows(session: Session, rows: Sequence[TableRow]) -> None:
 @dataclass
 class _Pending:
     rows: Sequence[TableRow]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: CertwardError | None = None
+    done: Future[None] = field(default_factory=Future)
 
 
 class GroupCommitWriter:
@@ -60,17 +60,23 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="certward-group-commit", daemon=True)
         self._thread.start()
 
-    def store_all(self, rows: Sequence[TableRow]) -> None:
-        """Queue ``rows`` (stored together, in one transaction) and wait for their commit."""
+    def submit(self, rows: Sequence[TableRow]) -> Future[None]:
+        """Queue ``rows`` (stored together, in one transaction); the future ends with the commit.
+
+        It never blocks: an event loop awaits ``asyncio.wrap_future(writer.submit(rows))``.
+        The future's exception is a StorageError when the rows could not be stored.
+        """
         pending = _Pending(rows)
         with self._wake:
             if self._closed:
                 raise StorageError("the certificate store is shutting down")
             self._queue.append(pending)
             self._wake.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
+        return pending.done
+
+    def store_all(self, rows: Sequence[TableRow]) -> None:
+        """Queue ``rows`` (stored together, in one transaction) and wait for their commit."""
+        self.submit(rows).result()
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer."""
@@ -102,9 +108,12 @@ class GroupCommitWriter:
                     self._commit([pending])
                 return
             _log.warning("certificate.store_failed", error=type(exc).__name__)
-            batch[0].error = StorageError(f"the record could not be stored: {type(exc).__name__}")
+            batch[0].done.set_exception(
+                StorageError(f"the record could not be stored: {type(exc).__name__}")
+            )
+            return
         for pending in batch:
-            pending.done.set()
+            pending.done.set_result(None)
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:

@@ -11,6 +11,8 @@
         print(issued.serial, issued.request_id)
 
 One method per API operation. ``AsyncClient`` has the same methods as coroutines.
+``KmsClient`` (a ``Client``) adds the key management service and reads an
+application access point's files (see :mod:`certward.client.kms`).
 
 **Results carry the request id.** Every method returns a frozen dataclass with a
 ``request_id`` field: the ``X-Request-ID`` of the exchange, which the server logs
@@ -42,6 +44,28 @@ small holder (``CACertificate.certificate``, ``RevocationList.crl``).
 from certward.client._async_client import AsyncClient
 from certward.client._base import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from certward.client._client import Client
+from certward.client._kms_access import AccessPointFiles, read_client_key_file
+from certward.client._kms_batch import DecryptItem, EncryptItem, SignItem, VerifyItem
+from certward.client._kms_import import wrap_key_material
+from certward.client._kms_results import (
+    AccessPointCredentials,
+    BatchOutcome,
+    BatchResult,
+    RandomBytes,
+    RemoteAlias,
+    RemoteDataKey,
+    RemoteDecrypted,
+    RemoteEncrypted,
+    RemoteImportParameters,
+    RemoteKeyInfo,
+    RemoteKeyPage,
+    RemoteMac,
+    RemoteMacCheck,
+    RemotePublicKey,
+    RemoteReEncrypted,
+    RemoteSignature,
+    RemoteVerification,
+)
 from certward.client._results import (
     CACertificate,
     CAChain,
@@ -59,25 +83,51 @@ from certward.client._results import (
     RemoteRevokedCertificate,
     RevocationList,
 )
+from certward.client.kms import KmsClient
 
 __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
+    "AccessPointCredentials",
+    "AccessPointFiles",
     "AsyncClient",
+    "BatchOutcome",
+    "BatchResult",
     "CACertificate",
     "CAChain",
     "Client",
+    "DecryptItem",
+    "EncryptItem",
     "Identity",
+    "KmsClient",
     "Listing",
     "PrincipalCredentials",
     "PrincipalInfo",
     "PublishedCRLInfo",
+    "RandomBytes",
+    "RemoteAlias",
     "RemoteAuditPage",
     "RemoteCAInfo",
     "RemoteCertificatePage",
     "RemoteCertificateSummary",
+    "RemoteDataKey",
+    "RemoteDecrypted",
+    "RemoteEncrypted",
+    "RemoteImportParameters",
     "RemoteIssuedCertificate",
+    "RemoteKeyInfo",
+    "RemoteKeyPage",
+    "RemoteMac",
+    "RemoteMacCheck",
     "RemotePrincipalInfo",
+    "RemotePublicKey",
+    "RemoteReEncrypted",
     "RemoteRevokedCertificate",
+    "RemoteSignature",
+    "RemoteVerification",
     "RevocationList",
+    "SignItem",
+    "VerifyItem",
+    "read_client_key_file",
+    "wrap_key_material",
 ]
