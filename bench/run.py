@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import bench_crl, bench_issuance, bench_server
+from bench import bench_crl, bench_issuance, bench_kds, bench_kms, bench_ocsp, bench_server
 from bench.common import Row, machine, markdown_table
 
 
@@ -25,6 +25,9 @@ def main() -> None:
     rows += bench_issuance.run(5_000 if args.quick else 20_000)
     rows += bench_crl.run(100_000 if args.quick else 1_000_000)
     rows += bench_server.run(args.quick)
+    rows += bench_ocsp.run(args.quick)
+    rows += bench_kds.run(args.quick)
+    rows += bench_kms.run(args.quick)
     table = markdown_table(rows)
     report = (
         "# Benchmarks\n\n"

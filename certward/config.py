@@ -22,8 +22,10 @@ from certward.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_NAME",
+    "AcmeSettings",
     "KdsSettings",
     "KmsSettings",
+    "OcspSettings",
     "ProfileSettings",
     "ServerSettings",
     "Settings",
@@ -73,14 +75,22 @@ class ServerSettings(BaseModel):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     revocation_poll_seconds: float = Field(default=0.25, gt=0, le=60)
-    crl_hash_dir: str | None = Field(
-        default=None, description="a hash dir whose CRL files (hash.rN) are also applied"
     database_wait_seconds: float = Field(
         default=300,
         ge=0,
         le=86400,
         description="at start, how long to keep retrying a database that does not answer",
     )
+    crl_hash_dir: str | None = Field(
+        default=None, description="a hash dir whose CRL files (hash.rN) are also applied"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description=(
+            "base URL relying parties reach this service at, e.g. https://ca.example.com:8443; "
+            "when set, issued certificates carry AIA (OCSP, CA issuers) and CRL distribution points"
+        ),
+        pattern=r"^https?://[^/\s?#]+$",
     )
 
 
@@ -131,6 +141,59 @@ class KdsSettings(BaseModel):
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
 
 
+class OcspSettings(BaseModel):
+    """The OCSP responder (``[ocsp]`` in certward.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    response_seconds: int = Field(
+        default=3600, ge=60, le=7 * 86400, description="nextUpdate - thisUpdate of a response"
+    )
+    responder_days: int = Field(
+        default=30, ge=1, le=365, description="validity of the delegated responder certificate"
+    )
+    cache_entries: int = Field(
+        default=100_000, ge=0, le=10_000_000, description="pre-signed responses kept per process"
+    )
+
+
+class AcmeSettings(BaseModel):
+    """The ACME server (``[acme]`` in certward.toml); off unless ``enabled``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    cas: list[str] = Field(
+        default_factory=lambda: ["issuing"], description="CAs that answer at /acme/<ca>/"
+    )
+    profiles: list[str] = Field(
+        default_factory=lambda: ["server"],
+        description="profiles selectable as /acme/<ca>/<profile>/directory",
+    )
+    default_profile: str = Field(
+        default="server", description="profile of /acme/<ca>/directory (one of ``profiles``)"
+    )
+    require_eab: bool = Field(
+        default=False, description="new accounts need an External Account Binding"
+    )
+    http01_port: int = Field(default=80, ge=1, le=65535)
+    tls_alpn01_port: int = Field(default=443, ge=1, le=65535)
+    dns_resolver: str | None = Field(
+        default=None, description="nameserver for dns-01 as host or host:port; default: system"
+    )
+    resolve: dict[str, str] = Field(
+        default_factory=dict,
+        description="name (or *.suffix) → IP address for http-01 / tls-alpn-01 instead of DNS",
+    )
+    validation_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    orders_per_hour: int = Field(default=300, ge=1, le=1_000_000, description="per account")
+    accounts_per_hour: int = Field(
+        default=100, ge=1, le=1_000_000, description="new accounts per client address"
+    )
+    order_hours: int = Field(default=24, ge=1, le=24 * 30, description="order lifetime")
+    nonce_seconds: int = Field(default=3600, ge=10, le=86400)
+
+
 class Settings(BaseSettings):
     """Everything certward can be configured with."""
 
@@ -155,6 +218,8 @@ class Settings(BaseSettings):
     service: ServerSettings = Field(default_factory=ServerSettings)
     kms: KmsSettings = Field(default_factory=KmsSettings)
     kds: KdsSettings = Field(default_factory=KdsSettings)
+    ocsp: OcspSettings = Field(default_factory=OcspSettings)
+    acme: AcmeSettings = Field(default_factory=AcmeSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

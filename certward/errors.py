@@ -53,15 +53,42 @@ Entry points render these in one place each; messages never carry secrets.
     │   └── ServerRekeyed            kds.server_rekeyed
     ├── PayloadTooLarge              input.too_large          413 / exit 2
     ├── UnsupportedMediaType         input.media_type         415 / exit 2
-    └── ServiceUnavailable           service.unavailable      503 / exit 7 (a remote server)
+    ├── ServiceUnavailable           service.unavailable      503 / exit 7 (a remote server)
+    └── AcmeProblem                  acme.*                   400-429 / exit 2 (RFC 8555 6.7:
+        AcmeBadNonce, AcmeUnauthorized, AcmeRejectedIdentifier, AcmeBadCSR, …; each carries
+        its urn:ietf:params:acme:error:* type and renders as application/problem+json)
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import ClassVar
 
 __all__ = [
     "AccessDenied",
+    "AcmeAccountDoesNotExist",
+    "AcmeAlreadyRevoked",
+    "AcmeBadCSR",
+    "AcmeBadNonce",
+    "AcmeBadPublicKey",
+    "AcmeBadRevocationReason",
+    "AcmeBadSignatureAlgorithm",
+    "AcmeConnection",
+    "AcmeDns",
+    "AcmeExternalAccountRequired",
+    "AcmeIncorrectResponse",
+    "AcmeInvalidContact",
+    "AcmeKeyInUse",
+    "AcmeMalformed",
+    "AcmeNotFound",
+    "AcmeOrderNotReady",
+    "AcmeProblem",
+    "AcmeRateLimited",
+    "AcmeRejectedIdentifier",
+    "AcmeServerInternal",
+    "AcmeTls",
+    "AcmeUnauthorized",
+    "AcmeUnsupportedIdentifier",
     "AlreadyRevoked",
     "CAExists",
     "CANotFound",
@@ -78,6 +105,7 @@ __all__ = [
     "InvalidValidity",
     "IssuerNotUsable",
     "KeyException",
+    "KeyExceptionType",
     "KeyTypeNotAllowed",
     "KeystoreCorrupt",
     "KeystoreError",
@@ -340,6 +368,21 @@ class KeyException(CertwardError):
     exit_code = 10
     type_name: ClassVar[str] = ""
 
+    @property
+    def type(self) -> KeyExceptionType:
+        """Limax's ``getType()``: which of the five kinds this is."""
+        return KeyExceptionType(self.type_name)
+
+
+class KeyExceptionType(Enum):
+    """Limax's ``KeyException.Type``: the five kinds of unrecoverable KDS failure."""
+
+    SubjectAltNameWithoutDNSName = "SubjectAltNameWithoutDNSName"
+    SubjectAltNameWithoutURI = "SubjectAltNameWithoutURI"
+    MalformedKeyIdent = "MalformedKeyIdent"
+    UnsupportedURI = "UnsupportedURI"
+    ServerRekeyed = "ServerRekeyed"
+
 
 class SubjectAltNameWithoutDNSName(KeyException):
     code = "kds.san_without_dns_name"
@@ -382,6 +425,181 @@ class ServiceUnavailable(CertwardError):
     code = "service.unavailable"
     status = 503
     exit_code = 7
+
+
+class AcmeProblem(CertwardError):
+    """An ACME request refused (RFC 8555 6.7): rendered as an application/problem+json document.
+
+    ``acme_type`` is the last part of ``urn:ietf:params:acme:error:<type>``.
+    """
+
+    code = "acme.error"
+    status = 400
+    exit_code = 2
+    acme_type: ClassVar[str] = "malformed"
+
+    @property
+    def problem_type(self) -> str:
+        """The full problem type URN."""
+        return f"urn:ietf:params:acme:error:{self.acme_type}"
+
+
+class AcmeMalformed(AcmeProblem):
+    """The request message was malformed."""
+
+    code = "acme.malformed"
+
+
+class AcmeBadNonce(AcmeProblem):
+    """The Replay-Nonce is missing, unknown or used."""
+
+    code = "acme.bad_nonce"
+    acme_type = "badNonce"
+
+
+class AcmeUnauthorized(AcmeProblem):
+    """The account may not do this (wrong key, deactivated)."""
+
+    code = "acme.unauthorized"
+    status = 403
+    acme_type = "unauthorized"
+
+
+class AcmeAccountDoesNotExist(AcmeProblem):
+    """No account has this key or URL."""
+
+    code = "acme.account_does_not_exist"
+    acme_type = "accountDoesNotExist"
+
+
+class AcmeRejectedIdentifier(AcmeProblem):
+    """Policy (the profile) forbids this identifier."""
+
+    code = "acme.rejected_identifier"
+    acme_type = "rejectedIdentifier"
+
+
+class AcmeUnsupportedIdentifier(AcmeProblem):
+    """An identifier type this server does not know."""
+
+    code = "acme.unsupported_identifier"
+    acme_type = "unsupportedIdentifier"
+
+
+class AcmeBadCSR(AcmeProblem):
+    """The CSR does not match the order or the profile."""
+
+    code = "acme.bad_csr"
+    acme_type = "badCSR"
+
+
+class AcmeOrderNotReady(AcmeProblem):
+    """The order's authorizations are not all valid yet."""
+
+    code = "acme.order_not_ready"
+    status = 403
+    acme_type = "orderNotReady"
+
+
+class AcmeRateLimited(AcmeProblem):
+    """A per-account or per-address rate limit was reached."""
+
+    code = "acme.rate_limited"
+    status = 429
+    acme_type = "rateLimited"
+
+
+class AcmeIncorrectResponse(AcmeProblem):
+    """The challenge answer was wrong."""
+
+    code = "acme.incorrect_response"
+    status = 403
+    acme_type = "incorrectResponse"
+
+
+class AcmeConnection(AcmeProblem):
+    """The challenge server could not be reached."""
+
+    code = "acme.connection"
+    acme_type = "connection"
+
+
+class AcmeDns(AcmeProblem):
+    """A DNS lookup for the challenge failed."""
+
+    code = "acme.dns"
+    acme_type = "dns"
+
+
+class AcmeTls(AcmeProblem):
+    """The tls-alpn-01 exchange failed."""
+
+    code = "acme.tls"
+    acme_type = "tls"
+
+
+class AcmeBadSignatureAlgorithm(AcmeProblem):
+    """A JWS algorithm this server does not accept."""
+
+    code = "acme.bad_signature_algorithm"
+    acme_type = "badSignatureAlgorithm"
+
+
+class AcmeBadPublicKey(AcmeProblem):
+    """The account key is unacceptable."""
+
+    code = "acme.bad_public_key"
+    acme_type = "badPublicKey"
+
+
+class AcmeAlreadyRevoked(AcmeProblem):
+    """The certificate is already revoked."""
+
+    code = "acme.already_revoked"
+    acme_type = "alreadyRevoked"
+
+
+class AcmeBadRevocationReason(AcmeProblem):
+    """A revocation reason this server does not accept."""
+
+    code = "acme.bad_revocation_reason"
+    acme_type = "badRevocationReason"
+
+
+class AcmeInvalidContact(AcmeProblem):
+    """A contact URL is unacceptable."""
+
+    code = "acme.invalid_contact"
+    acme_type = "invalidContact"
+
+
+class AcmeExternalAccountRequired(AcmeProblem):
+    """New accounts need an External Account Binding."""
+
+    code = "acme.external_account_required"
+    acme_type = "externalAccountRequired"
+
+
+class AcmeKeyInUse(AcmeProblem):
+    """The new key already belongs to another account."""
+
+    code = "acme.key_in_use"
+    status = 409
+
+
+class AcmeServerInternal(AcmeProblem):
+    """The server failed; the detail says no more than that."""
+
+    code = "acme.server_internal"
+    status = 500
+    acme_type = "serverInternal"
+
+
+class AcmeNotFound(AcmeProblem):
+    """No such ACME resource (order, authorization, certificate)."""
+
+    code = "acme.not_found"
+    status = 404
 
 
 def _all_subclasses(cls: type[CertwardError]) -> list[type[CertwardError]]:

@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from certward.acme.accounts import eab_record_id
 from certward.ca.context import CAContext, ca_key_record_id
 from certward.ca.factory import certificate_key_record_id
 from certward.errors import KeystoreError
@@ -30,6 +31,7 @@ from certward.kds.records import master_key_record_id
 from certward.keystore.envelope import parse_envelope
 from certward.kms.records import import_token_record_id, key_material_record_id
 from certward.store.models import (
+    AcmeEabKeyRow,
     CertificateAuthorityRow,
     CertificateRow,
     KdsMasterKeyRow,
@@ -79,6 +81,12 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         KmsImportTokenRow.wrapping_key_sealed,
         KmsImportTokenRow.token,
         import_token_record_id,
+    ),
+    SealedColumn(
+        AcmeEabKeyRow.id,
+        AcmeEabKeyRow.hmac_sealed,
+        AcmeEabKeyRow.key_id,
+        eab_record_id,
     ),
     SealedColumn(
         KdsMasterKeyRow.timestamp,

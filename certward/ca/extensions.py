@@ -122,8 +122,14 @@ class LeafExtensions:
                     x509.CRLDistributionPoints.oid, False, x509.CRLDistributionPoints(points)
                 )
             )
-        if profile.issuing_certificate_urls:
+        if profile.issuing_certificate_urls or profile.ocsp_urls:
             descriptions = [
+                x509.AccessDescription(
+                    x509.oid.AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(url),
+                )
+                for url in profile.ocsp_urls
+            ] + [
                 x509.AccessDescription(
                     x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
                     x509.UniformResourceIdentifier(url),
@@ -137,6 +143,9 @@ class LeafExtensions:
                     x509.AuthorityInformationAccess(descriptions),
                 )
             )
+
+        if profile.ocsp_no_check:
+            self._fixed.append(x509.Extension(x509.OCSPNoCheck.oid, False, x509.OCSPNoCheck()))
 
     def for_certificate(
         self,

@@ -110,9 +110,9 @@ class CertificateFactory:
         return now - BACKDATE, min(now + timedelta(days=lifetime), self.issuer.not_after)
 
     def check(self, request: LeafRequest) -> None:
-        """Refuse a request the profile does not allow (key type, SANs)."""
+        """Refuse a request the profile does not allow (key type, subject, SANs)."""
         self.profile.check_key_type(request.key_type)
-        self.profile.check_sans(request.sans)
+        self.profile.check_request(request.subject, request.sans)
 
     def make(
         self,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from certward.ca.context import CAContext
 from certward.ca.factory import CertificateFactory, IssuedCertificate, LeafRequest, with_chain
 from certward.ca.group_commit import CERTIFICATES, GroupCommitWriter, TableRow, insert_rows
+from certward.ca.profiles import with_public_urls
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
 from certward.crypto.names import format_san, has_control_characters, parse_sans
@@ -79,6 +80,7 @@ def _factory(
         from certward.errors import PolicyViolation
 
         raise PolicyViolation("use 'ca create --parent' to make a CA certificate, not profile 'ca'")
+    profile = with_public_urls(profile, ca_name=ca_name, base_url=ctx.settings.service.public_url)
     issuer = ctx.usable_issuer(session, ca_name)
     return CertificateFactory(
         issuer=issuer,
@@ -208,12 +210,14 @@ def sign_csr(
     days: int | None = None,
     writer: GroupCommitWriter | None = None,
     extra_rows: Sequence[TableRow] = (),
+    also: StoredHook | None = None,
 ) -> IssuedCertificate:
     """Issue a certificate for a PKCS#10 CSR (see :func:`csr_request` for what is kept).
 
     With ``writer`` the certificate is stored in a transaction shared with other
     concurrent callers (group commit); the call still returns only after it.
-    ``extra_rows`` are stored in the same transaction as the certificate.
+    ``extra_rows`` are stored in the same transaction as the certificate, and
+    ``also(session, issued)`` runs inside it (not with ``writer``).
     """
     request = csr_request(csr_data)
     return _issue_one(
@@ -222,7 +226,8 @@ def sign_csr(
         profile=profile,
         request=request,
         days=days,
-        writer=writer,
+        also=also,
+        writer=writer if also is None else None,
         extra_rows=extra_rows,
     )
 

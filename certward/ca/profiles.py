@@ -1,7 +1,10 @@
 """Certificate profiles: what a certificate of a kind may and must contain.
 
 Built in: ``server`` (serverAuth, a DNS or IP SAN required), ``client``
-(clientAuth) and ``ca`` (used for intermediate CAs). User profiles from
+(clientAuth), ``ca`` (used for intermediate CAs) and the two key-distribution
+(Limax KDS) kinds: ``kds-server`` (serverAuth, subject CN = the KDSName) and
+``kds-client`` (clientAuth, SAN DNS = the KDSName, SAN URIs = the groups, each with
+an optional precision fragment such as ``urn:prjA#10s``). User profiles from
 ``[profiles.NAME]`` in certward.toml start from ``server`` or ``client`` and
 narrow them: allowed key types, maximum validity, allowed SAN patterns, extra
 EKUs and CRL/AIA URLs.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from cryptography import x509
@@ -19,18 +22,23 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from certward.config import ProfileSettings
 from certward.crypto.keys import KeyType
-from certward.crypto.names import format_san
+from certward.crypto.names import common_name_of, format_san, parse_san
 from certward.errors import (
     ConfigError,
     InvalidInput,
+    InvalidSubject,
     InvalidValidity,
     KeyTypeNotAllowed,
     ProfileNotFound,
     SANNotAllowed,
     SANRequired,
 )
+from certward.kds.ident import group_of, parse_precision
 
-__all__ = ["BUILTIN_PROFILES", "Profile", "ProfileRegistry"]
+__all__ = ["BUILTIN_PROFILES", "Profile", "ProfileRegistry", "with_public_urls"]
+
+# A rule over the whole request (subject and SANs) beyond what the fields say.
+RequestRule = Callable[[x509.Name, Sequence[x509.GeneralName]], None]
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,11 @@ class Profile:
     allowed_san_patterns: tuple[str, ...] | None = None
     crl_distribution_urls: tuple[str, ...] = field(default_factory=tuple)
     issuing_certificate_urls: tuple[str, ...] = field(default_factory=tuple)
+    ocsp_urls: tuple[str, ...] = field(default_factory=tuple)
+    # id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1): only on delegated OCSP responder certificates.
+    ocsp_no_check: bool = False
     is_ca: bool = False
+    request_rule: RequestRule | None = None
 
     def check_key_type(self, key_type: KeyType) -> None:
         """KeyTypeNotAllowed unless this profile allows ``key_type``."""
@@ -70,6 +82,12 @@ class Profile:
         for san in sans:
             if not any(_san_matches(san, pattern) for pattern in self.allowed_san_patterns):
                 raise SANNotAllowed(f"profile {self.name!r} does not allow SAN {format_san(san)}")
+
+    def check_request(self, subject: x509.Name, sans: Sequence[x509.GeneralName]) -> None:
+        """Refuse a subject and SANs this profile does not allow (SAN rules, then its own)."""
+        self.check_sans(sans)
+        if self.request_rule is not None:
+            self.request_rule(subject, sans)
 
     def validity_days(self, requested: int | None) -> int:
         """The validity to use: the requested days within the profile maximum, else the default."""
@@ -100,6 +118,47 @@ def _san_matches(san: x509.GeneralName, pattern: str) -> bool:
     return fnmatch.fnmatchcase(san_value, value_pattern)
 
 
+def _check_kds_server(subject: x509.Name, sans: Sequence[x509.GeneralName]) -> None:
+    # Limax reads the KDSName of a server from its first subject CN; it must be a DNS name.
+    del sans  # a KDS server may carry any SANs; its KDSName is the subject CN
+    if len(subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)) != 1:
+        raise InvalidSubject(
+            "profile 'kds-server' needs exactly one subject CN: the KDSName (--kds-name)"
+        )
+    kds_name = common_name_of(subject) or ""
+    try:
+        parse_san(f"DNS:{kds_name}")
+    except InvalidInput:
+        raise InvalidSubject(
+            f"profile 'kds-server': the KDSName {kds_name!r} is not a valid domain name"
+        ) from None
+
+
+def _check_kds_client(subject: x509.Name, sans: Sequence[x509.GeneralName]) -> None:
+    del subject  # the subject of a KDS client is free; its SANs carry the KDS facts
+    dns_names = [san.value for san in sans if isinstance(san, x509.DNSName)]
+    uris = [san.value for san in sans if isinstance(san, x509.UniformResourceIdentifier)]
+    if not dns_names:
+        raise SANRequired("profile 'kds-client' requires a SAN DNS name: the KDSName (--kds-name)")
+    if len(dns_names) > 1:
+        raise SANNotAllowed(
+            f"profile 'kds-client' allows one SAN DNS name (the KDSName), not {len(dns_names)}"
+        )
+    if not uris:
+        raise SANRequired("profile 'kds-client' requires at least one SAN URI: a group (--group)")
+    seen: set[str] = set()
+    for uri in uris:
+        group, hash_sign, fragment = uri.partition("#")
+        if hash_sign and parse_precision(fragment) is None:
+            raise SANNotAllowed(
+                f"profile 'kds-client': precision {fragment!r} of group {group!r} is not "
+                "like 10s, 5m, 2h or a number of milliseconds"
+            )
+        if group_of(uri) in seen:
+            raise SANNotAllowed(f"profile 'kds-client': group {group!r} is named twice")
+        seen.add(group_of(uri))
+
+
 BUILTIN_PROFILES: Mapping[str, Profile] = {
     "server": Profile(
         name="server",
@@ -108,6 +167,17 @@ BUILTIN_PROFILES: Mapping[str, Profile] = {
     ),
     "client": Profile(name="client", ext_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,)),
     "ca": Profile(name="ca", ext_key_usages=(), default_days=1825, max_days=36500, is_ca=True),
+    "kds-server": Profile(
+        name="kds-server",
+        ext_key_usages=(ExtendedKeyUsageOID.SERVER_AUTH,),
+        request_rule=_check_kds_server,
+    ),
+    "kds-client": Profile(
+        name="kds-client",
+        ext_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+        allowed_san_patterns=("DNS:*", "URI:*"),
+        request_rule=_check_kds_client,
+    ),
 }
 
 
@@ -146,6 +216,24 @@ def _profile_from_settings(name: str, settings: ProfileSettings) -> Profile:
         ),
         crl_distribution_urls=tuple(settings.crl_distribution_urls),
         issuing_certificate_urls=tuple(settings.issuing_certificate_urls),
+    )
+
+
+def with_public_urls(profile: Profile, *, ca_name: str, base_url: str | None) -> Profile:
+    """``profile`` with the service's CRL, CA-issuers and OCSP URLs of ``ca_name`` added.
+
+    Without a public base URL, or for URLs the profile already configures, nothing changes.
+    """
+    if base_url is None:
+        return profile
+    base = base_url.rstrip("/")
+    return replace(
+        profile,
+        crl_distribution_urls=profile.crl_distribution_urls or (f"{base}/ca/{ca_name}/crl",),
+        issuing_certificate_urls=(
+            profile.issuing_certificate_urls or (f"{base}/ca/{ca_name}/ca.crt",)
+        ),
+        ocsp_urls=profile.ocsp_urls or (f"{base}/ocsp/{ca_name}",),
     )
 
 

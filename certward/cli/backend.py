@@ -27,6 +27,7 @@ from certward.ca.inventory import (
 )
 from certward.ca.issue import issue_certificate, sign_csr
 from certward.ca.revoke import RevokedCertificate, revoke_certificate
+from certward.cli.kms_backend import KmsBackend, LocalKms
 from certward.crypto.keys import KeyType
 from certward.crypto.names import parse_subtrees
 
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "LocalBackend"]
 
 
-class Backend(Protocol):
-    """The CA and certificate operations of the CLI, whatever answers them."""
+class Backend(KmsBackend, Protocol):
+    """The CA, certificate and KMS operations of the CLI, whatever answers them."""
 
     def list_cas(self) -> Sequence[CAInfo]:
         """Every CA."""
@@ -119,7 +120,7 @@ class Backend(Protocol):
         ...
 
 
-class LocalBackend:
+class LocalBackend(LocalKms):
     """The services of a local data dir (opened on first use)."""
 
     def __init__(self, context: Callable[[], CAContext]) -> None:

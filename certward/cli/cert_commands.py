@@ -15,7 +15,7 @@ from certward.errors import Conflict, InvalidInput
 if TYPE_CHECKING:
     from certward.ca.factory import IssuedCertificate
 
-__all__ = ["cert_app", "parse_duration"]
+__all__ = ["cert_app", "kds_names", "parse_duration"]
 
 cert_app = typer.Typer(help="Certificates: issue, sign, revoke, list, show.", no_args_is_help=True)
 
@@ -40,6 +40,41 @@ def _file_stem(common_name: str | None, serial: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", common_name).lstrip(".") or serial
 
 
+def kds_names(
+    *,
+    profile: str,
+    common_name: str | None,
+    sans: list[str],
+    kds_name: str | None,
+    groups: list[str],
+) -> tuple[str, list[str]]:
+    """The CN and SANs of a request, with ``--kds-name`` and ``--group`` folded in.
+
+    ``kds-server``: the KDSName is the subject CN (and a SAN DNS name, so that ordinary
+    TLS clients can verify the node by that name too). ``kds-client``: the KDSName is
+    the SAN DNS name and each group a SAN URI. The profile itself checks the result, also
+    for requests that arrive over the API with the SANs spelled out.
+    """
+    if profile not in ("kds-server", "kds-client") and (kds_name or groups):
+        raise InvalidInput("--kds-name and --group go with --profile kds-server or kds-client")
+    if profile == "kds-server":
+        if groups:
+            raise InvalidInput("--group goes with --profile kds-client, not kds-server")
+        if kds_name:
+            if common_name and common_name.lower() != kds_name.lower():
+                raise InvalidInput(
+                    f"--cn {common_name!r} differs from --kds-name {kds_name!r}; "
+                    "the CN of a kds-server certificate is its KDSName"
+                )
+            common_name = kds_name
+            sans = [*sans, f"DNS:{kds_name}"]
+    elif profile == "kds-client":
+        sans = [*sans, *([f"DNS:{kds_name}"] if kds_name else []), *(f"URI:{g}" for g in groups)]
+    if not common_name:
+        raise InvalidInput("--cn is required (a kds-server certificate takes it from --kds-name)")
+    return common_name, sans
+
+
 def _issued_json(issued: IssuedCertificate, paths: dict[str, Path]) -> dict[str, object]:
     from certward.crypto.names import san_strings
 
@@ -59,10 +94,27 @@ def _issued_json(issued: IssuedCertificate, paths: dict[str, Path]) -> dict[str,
 def issue(
     ctx: typer.Context,
     ca: Annotated[str, typer.Option("--ca", help="issuing CA")],
-    profile: Annotated[str, typer.Option(help="server, client or a configured profile")],
-    cn: Annotated[str, typer.Option("--cn", help="subject common name")],
+    profile: Annotated[
+        str, typer.Option(help="server, client, kds-server, kds-client or a configured profile")
+    ],
     out: Annotated[Path, typer.Option(help="directory for CN.crt, CN.chain.pem, CN.key")],
+    cn: Annotated[
+        str | None, typer.Option("--cn", help="subject common name (kds-server: from --kds-name)")
+    ] = None,
     san: Annotated[list[str] | None, typer.Option(help="DNS:x, IP:1.2.3.4, URI:u, email:e")] = None,
+    kds_name: Annotated[
+        str | None,
+        typer.Option(
+            "--kds-name",
+            help="KDSName of a kds-server (its CN) or kds-client (its SAN DNS) certificate",
+        ),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group", help="kds-client group URI with optional precision, e.g. 'urn:prjA#10s'"
+        ),
+    ] = None,
     key_type: Annotated[str, typer.Option(help="key type")] = "ec-p256",
     days: Annotated[int | None, typer.Option(help="validity in days")] = None,
     key_password_file: Annotated[
@@ -79,6 +131,9 @@ def issue(
     from certward.files import PUBLIC_FILE_MODE, SECRET_FILE_MODE, write_atomic
 
     state = state_of(ctx)
+    cn, sans = kds_names(
+        profile=profile, common_name=cn, sans=san or [], kds_name=kds_name, groups=group or []
+    )
     password = read_secret_file(key_password_file) if key_password_file else None
     # Refuse what would fail after issuance: the certificate would be stored, its files not.
     if password is not None and len(password) > MAX_PASSWORD_LENGTH:
@@ -102,7 +157,7 @@ def issue(
         ca=ca,
         profile=profile,
         common_name=cn,
-        sans=san or (),
+        sans=sans,
         key_type=parsed_key_type,
         days=days,
     )
@@ -141,7 +196,9 @@ def issue(
 def sign(
     ctx: typer.Context,
     ca: Annotated[str, typer.Option("--ca", help="issuing CA")],
-    profile: Annotated[str, typer.Option(help="server, client or a configured profile")],
+    profile: Annotated[
+        str, typer.Option(help="server, client, kds-server, kds-client or a configured profile")
+    ],
     csr: Annotated[Path, typer.Option(help="PKCS#10 CSR file (PEM or DER)")],
     out: Annotated[Path, typer.Option(help="file for the certificate (PEM)")],
     days: Annotated[int | None, typer.Option(help="validity in days")] = None,

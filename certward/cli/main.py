@@ -8,12 +8,16 @@ from typing import Annotated
 
 import typer
 
+from certward.cli.acme_commands import acme_app
 from certward.cli.backup_commands import backup, restore
 from certward.cli.ca_commands import ca_app
 from certward.cli.cert_commands import cert_app
 from certward.cli.crl_commands import crl_app, hashdir_app
+from certward.cli.kds_commands import kds_app
 from certward.cli.keystore_commands import keystore_app
+from certward.cli.kms_commands import kms_app
 from certward.cli.state import CLIState, ServerOptions, emit_json, state_of
+from certward.cli.status_command import status
 from certward.errors import CertwardError, InvalidInput
 from certward.logs import configure_logging
 
@@ -26,13 +30,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(acme_app, name="acme")
 app.add_typer(ca_app, name="ca")
 app.add_typer(cert_app, name="cert")
 app.add_typer(crl_app, name="crl")
 app.add_typer(hashdir_app, name="hashdir")
 app.add_typer(keystore_app, name="keystore")
+app.add_typer(kms_app, name="kms")
+app.add_typer(kds_app, name="kds")
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.command("status")(status)
 
 
 @app.callback()
@@ -168,11 +176,17 @@ def serve(
         f"try: curl --cacert {admin_dir}/ca.crt --cert {admin_dir}/admin.crt "
         f"--key {admin_dir}/admin.key {result.url}/v1/whoami"
     )
-    run(
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-    )
+    from certward.config import load_settings
+    from certward.kds.serve import beside_service
+
+    # With [kds].enabled, a KDS node runs beside the API (a child process) until it stops.
+    kds = load_settings(state.data_dir, database=state.database).kds
+    with beside_service(state.data_dir.resolve(), kds, database=state.database):
+        run(
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,10 +59,10 @@ class CLIState:
         if self._backend is None:
             if self.server is not None:
                 from certward.cli.remote import RemoteBackend
-                from certward.client import Client
+                from certward.client import KmsClient
 
                 server = self.server
-                client = Client(server.url, cert=server.cert, key=server.key, ca=server.ca)
+                client = KmsClient(server.url, cert=server.cert, key=server.key, ca=server.ca)
                 self._backend = RemoteBackend(client)
             else:
                 from certward.cli.backend import LocalBackend

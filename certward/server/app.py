@@ -25,9 +25,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certward import __version__
+from certward.ca.ocsp import OCSPResponder
 from certward.errors import CertwardError, PayloadTooLarge, UnsupportedMediaType
+from certward.server.lean_route import FastPath
 from certward.server.metrics import ServiceMetrics
-from certward.server.routes import audit, cas, certificates, principals, public
+from certward.server.routes import (
+    acme_admin,
+    audit,
+    cas,
+    certificates,
+    kms,
+    kms_operations,
+    principals,
+    public,
+)
+from certward.server.routes.acme import ACME_PREFIX, AcmeApp
+from certward.server.routes.ocsp import OCSP_PREFIX, OCSPApp
 from certward.server.runtime import ServerRuntime
 
 __all__ = ["ServiceApp", "create_app", "error_response"]
@@ -109,7 +122,7 @@ def _api(runtime: ServerRuntime, metrics: ServiceMetrics) -> FastAPI:
     api.state.runtime = runtime
     api.state.metrics = metrics
     _install_error_handlers(api)
-    for module in (public, cas, certificates, principals, audit):
+    for module in (public, cas, certificates, principals, audit, kms_operations, kms, acme_admin):
         api.include_router(module.router)
     return api
 
@@ -122,8 +135,19 @@ class ServiceApp:
         self.metrics = metrics
         self.api = api
         self.max_body = runtime.settings.max_body_bytes
+        self.fast = FastPath(api, kms_operations.router)  # the hot KMS routes skip FastAPI's stack
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._id_prefix = os.urandom(6).hex() + "-"
+        self.ocsp = OCSPApp(
+            OCSPResponder(
+                runtime.ctx,
+                runtime.ctx.settings.ocsp,
+                poll_seconds=runtime.settings.revocation_poll_seconds,
+            ),
+            metrics.registry,
+        )
+        acme_enabled = runtime.ctx.settings.acme.enabled
+        self.acme = AcmeApp(runtime, metrics.registry) if acme_enabled else None
         self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,6 +160,20 @@ class ServiceApp:
             # The hot, unauthenticated probe: no router, no wrapper, headers made once.
             status = await self._health(send, request_id)
             self._observe(scope["method"], "/health", status, started)
+            return
+        if scope["path"].startswith(OCSP_PREFIX):
+            # Unauthenticated and hot as well; binary bodies, OCSP's own error statuses.
+            status = await self.ocsp(
+                scope, receive, send, [(b"x-request-id", request_id.encode()), _HSTS]
+            )
+            self._observe(scope["method"], "/ocsp/{ca}", status, started)
+            return
+        if self.acme is not None and scope["path"].startswith(ACME_PREFIX):
+            # JWS bodies (application/jose+json) and RFC 8555 problem documents.
+            status = await self.acme(
+                scope, receive, send, [(b"x-request-id", request_id.encode()), _HSTS]
+            )
+            self._observe(scope["method"], "/acme/{ca}", status, started)
             return
         status_seen: list[int] = []
 
@@ -150,7 +188,8 @@ class ServiceApp:
 
         try:
             body = await self._checked_body(scope, receive)
-            await self.api(scope, _replay(body, receive), send_with_headers)
+            answer = self.fast.match(scope) or self.api
+            await answer(scope, _replay(body, receive), send_with_headers)
         except CertwardError as exc:
             await _send_error(send_with_headers, exc, request_id)
         route = scope.get("route")

@@ -9,6 +9,7 @@ worker within one poll interval; a revocation made by this process swaps at once
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -31,6 +32,14 @@ from certward.datadir import open_data_dir
 from certward.errors import CertwardError, MalformedData
 from certward.kms.cache import KeyCache
 from certward.kms.maintenance import KmsMaintenance
+from certward.nodes import (
+    HEARTBEAT_SECONDS,
+    heartbeat,
+    node_id_for,
+    register_node,
+    unregister_node,
+)
+from certward.server.audit_batch import AuditBatch
 from certward.server.bootstrap import load_server_identity
 from certward.server.metrics import ServiceMetrics
 from certward.server.tls import ReloadableTLS, TLSMaterial
@@ -76,13 +85,17 @@ class ServerRuntime:
         self._principals: dict[str, _CachedPrincipal] = {}
         self._stop = threading.Event()
         self.changes = ChangeListener(ctx.database)
+        self.node_id = node_id_for(self.settings.port)
+        self._last_beat = 0.0
         self._watcher: threading.Thread | None = None
         self.healthy = True
         self.health_checked = 0.0
         self.writer = GroupCommitWriter(ctx.database)
         self.metrics: ServiceMetrics | None = None  # set by the app that serves this runtime
-        # KMS keys ready for use (state trusted for a second), and their upkeep thread.
+        # KMS keys ready for use (state trusted for a second), their audit rows stored per
+        # event-loop turn, and their upkeep thread.
         self.kms_keys = KeyCache(ctx)
+        self.kms_audit = AuditBatch(self.writer)
         self.kms_maintenance = KmsMaintenance(
             ctx, interval=ctx.settings.kms.rotation_check_seconds, on_change=self.kms_keys.forget
         )
@@ -156,6 +169,22 @@ class ServerRuntime:
         self.ctx.forget_issuer_checks()
         _log.info("tls.reloaded", generation=self.tls.generation, pid=os.getpid())
 
+    @property
+    def url(self) -> str:
+        """Where this node answers (as configured; ``serve --host/--port`` set these)."""
+        host = self.settings.host
+        return (
+            f"https://[{host}]:{self.settings.port}"
+            if ":" in host
+            else (f"https://{host}:{self.settings.port}")
+        )
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            heartbeat(self.ctx, node_id=self.node_id, url=self.url)
+            self._last_beat = now
+
     def _watch(self) -> None:
         while not self._stop.is_set():
             # A PostgreSQL notice (another node published a CRL) ends the wait at once;
@@ -169,6 +198,7 @@ class ServerRuntime:
                     self.reload_tls()
                     # Keep this node's published/ files (CRLs, chains) in step too.
                     republish_all(self.ctx)
+                self._beat()
                 self.healthy = True
             except CertwardError as exc:
                 self.healthy = False
@@ -179,8 +209,10 @@ class ServerRuntime:
             self.health_checked = time.monotonic()
 
     def start(self) -> None:
-        """Start the revocation watcher (once)."""
+        """Register this node and start the revocation watcher (once)."""
         if self._watcher is None:
+            register_node(self.ctx, node_id=self.node_id, url=self.url)
+            self._last_beat = time.monotonic()
             self._watcher = threading.Thread(
                 target=self._watch, name="certward-tls-watch", daemon=True
             )
@@ -193,6 +225,8 @@ class ServerRuntime:
         self.changes.close()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+            with contextlib.suppress(CertwardError):
+                unregister_node(self.ctx, node_id=self.node_id)
         self.kms_maintenance.stop()
         self.writer.close()
         self.ctx.database.dispose()

@@ -183,3 +183,13 @@ class AuditPageOut(BaseModel):
 class WhoAmI(BaseModel):
     name: str
     grants: list[GrantModel]
+
+
+class EabKeyCreate(_In):
+    principal: str = Field(max_length=64)
+
+
+class EabKeyOut(BaseModel):
+    key_id: str
+    hmac_key: str = Field(description="base64url, no padding; shown once")
+    principal: str

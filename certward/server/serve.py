@@ -64,6 +64,11 @@ def prepare(
     finally:
         ctx.database.dispose()
     os.environ[RUNTIME_ENV_DATA_DIR] = str(data_dir)
+    # Workers read their settings again: the flags must reach them too (node registry).
+    if host:
+        os.environ["CERTWARD_SERVICE__HOST"] = host
+    if port:
+        os.environ["CERTWARD_SERVICE__PORT"] = str(port)
     if database:
         os.environ[RUNTIME_ENV_DATABASE] = database
     shown_host = host or settings.host

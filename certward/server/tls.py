@@ -13,6 +13,7 @@ from __future__ import annotations
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +90,16 @@ def build_server_context(material: TLSMaterial) -> ssl.SSLContext:
 class ReloadableTLS:
     """A base context for the listening socket plus the current context new handshakes use."""
 
-    def __init__(self, material: TLSMaterial) -> None:
+    def __init__(
+        self,
+        material: TLSMaterial,
+        *,
+        build: Callable[[TLSMaterial], ssl.SSLContext] = build_server_context,
+    ) -> None:
+        self._build = build  # the KDS adds its revocation policy to certward's contexts
         self._lock = threading.Lock()
-        self._current = build_server_context(material)
-        self.base = build_server_context(material)
+        self._current = build(material)
+        self.base = build(material)
         self.base.sni_callback = self._select
         self.generation = 0
 
@@ -103,7 +110,7 @@ class ReloadableTLS:
 
     def replace(self, material: TLSMaterial) -> None:
         """Build a context from ``material`` and use it for every handshake from now on."""
-        context = build_server_context(material)
+        context = self._build(material)
         with self._lock:
             self._current = context
             self.generation += 1

@@ -26,6 +26,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AcmeAccountRow",
+    "AcmeAuthorizationRow",
+    "AcmeChallengeRow",
+    "AcmeEabKeyRow",
+    "AcmeNonceRow",
+    "AcmeOrderRow",
     "Base",
     "CRLRow",
     "CertificateAuthorityRow",
@@ -242,6 +248,8 @@ class KmsImportTokenRow(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("kms_keys.id"), index=True)
     wrapping_spec: Mapped[str] = mapped_column(String(32))  # e.g. RSA_3072
+    # RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256: the token only opens what it was made for.
+    wrapping_algorithm: Mapped[str] = mapped_column(String(32))
     wrapping_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     public_der: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -272,3 +280,107 @@ class KdsNodeRow(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     publisher: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AcmeAccountRow(Base):
+    """An ACME account (RFC 8555 7.1.2) of one directory (CA + profile), known by its key."""
+
+    __tablename__ = "acme_accounts"
+    __table_args__ = (
+        UniqueConstraint("ca_name", "profile", "thumbprint", name="uq_acme_accounts_key"),
+        Index("ix_acme_accounts_created", "created_from", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in the account URL
+    ca_name: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64))
+    thumbprint: Mapped[str] = mapped_column(String(64))  # RFC 7638, base64url SHA-256
+    jwk: Mapped[str] = mapped_column(Text)  # the public key as JSON
+    status: Mapped[str] = mapped_column(String(16))  # valid, deactivated, revoked
+    contact: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of URLs
+    principal: Mapped[str | None] = mapped_column(String(64))  # bound by an EAB key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_from: Mapped[str | None] = mapped_column(String(64))  # client address
+
+
+class AcmeEabKeyRow(Base):
+    """An External Account Binding key: binds the ACME account made with it to a principal."""
+
+    __tablename__ = "acme_eab_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    hmac_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("acme_accounts.id"))
+
+
+class AcmeOrderRow(Base):
+    """An ACME order: the identifiers to certify and, once valid, the certificate."""
+
+    __tablename__ = "acme_orders"
+    __table_args__ = (Index("ix_acme_orders_account_created", "account_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("acme_accounts.id"))
+    status: Mapped[str] = mapped_column(String(16))  # pending, ready, processing, valid, invalid
+    identifiers: Mapped[str] = mapped_column(Text)  # JSON list of {"type", "value"}
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)  # JSON problem document
+    certificate_serial: Mapped[str | None] = mapped_column(String(42), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AcmeAuthorizationRow(Base):
+    """Proof of control of one identifier for one order."""
+
+    __tablename__ = "acme_authorizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("acme_orders.id"), index=True)
+    identifier_type: Mapped[str] = mapped_column(String(16))
+    identifier: Mapped[str] = mapped_column(String(255))
+    wildcard: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))  # pending, valid, invalid, deactivated
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AcmeChallengeRow(Base):
+    """One way of proving an authorization: http-01, dns-01 or tls-alpn-01."""
+
+    __tablename__ = "acme_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("acme_authorizations.id"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending, processing, valid, invalid
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)  # JSON problem document
+
+
+class AcmeNonceRow(Base):
+    """A Replay-Nonce handed out and not used yet (RFC 8555 6.5)."""
+
+    __tablename__ = "acme_nonces"
+
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ServiceNodeRow(Base):
+    """A ``certward serve`` process: where it answers and when it was last alive."""
+
+    __tablename__ = "service_nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128), unique=True)  # host:pid:port
+    url: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

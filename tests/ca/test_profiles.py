@@ -29,8 +29,8 @@ def _registry(**profiles: ProfileSettings) -> ProfileRegistry:
 # --- built-in profiles ----------------------------------------------------------------------
 
 
-def test_builtin_profiles_are_server_client_and_ca() -> None:
-    assert ProfileRegistry().names() == ["ca", "client", "server"]
+def test_builtin_profiles_are_server_client_ca_and_the_kds_pair() -> None:
+    assert ProfileRegistry().names() == ["ca", "client", "kds-client", "kds-server", "server"]
 
 
 def test_server_profile_is_server_auth_and_requires_a_san() -> None:
@@ -55,7 +55,7 @@ def test_builtin_profiles_allow_every_key_type() -> None:
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ProfileNotFound, match="client, server"):
+    with pytest.raises(ProfileNotFound, match="client, kds-client, kds-server, server"):
         ProfileRegistry().get("web")
 
 
@@ -107,6 +107,8 @@ def test_user_profile_is_listed_with_the_builtin_ones() -> None:
     assert _registry(web=ProfileSettings(base="server")).names() == [
         "ca",
         "client",
+        "kds-client",
+        "kds-server",
         "server",
         "web",
     ]

@@ -7,6 +7,7 @@ published CRL files of every other node without a restart.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -130,3 +131,37 @@ def test_a_node_with_other_master_keys_refuses_to_start(tmp_path: Path, cluster_
     result = _serve_refused(keyless, cluster_url)
     assert result.returncode != 0
     assert "keys" in result.stderr and result.stderr.startswith("error: ")
+
+
+def test_status_lists_every_live_node_and_a_stopped_one_leaves(
+    two_nodes: tuple[Service, Service], cluster_url: str
+) -> None:
+    first, second = two_nodes
+
+    def status() -> dict[str, object]:
+        result = subprocess.run(
+            [
+                str(CERTWARD),
+                "-d",
+                str(first.data_dir),
+                "--database",
+                cluster_url,
+                "status",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        report: dict[str, object] = json.loads(result.stdout)
+        return report
+
+    nodes = status()["nodes"]
+    assert isinstance(nodes, list)
+    assert sorted(node["url"] for node in nodes if node["live"]) == sorted([first.url, second.url])
+    assert second.stop() == 0
+    remaining = status()["nodes"]
+    assert isinstance(remaining, list)
+    assert [node["url"] for node in remaining] == [first.url]

@@ -23,8 +23,9 @@ from cryptography.x509.oid import NameOID
 
 from tests.server.service import Identity, Service, assert_error
 
-# Routes any principal may call, whatever its grants: asking who you are.
-SELF_SERVICE = {("get", "/v1/whoami")}
+# Routes any principal may call, whatever its grants: asking who you are, random bytes.
+SELF_SERVICE = {("get", "/v1/whoami"), ("post", "/v1/kms/random")}
+MISSING_KEY = "key-00000000-0000-4000-8000-000000000000"
 PUBLIC_CA_FILES = ("ca.crt", "chain.pem", "crl", "crl.pem")
 
 
@@ -51,6 +52,28 @@ def example_field(field: str) -> Any:
         "csr_pem": csr_pem(f"matrix-{unique}", dns="matrix.example"),
         "grants": [{"permission": "admin"}],
         "reason": "superseded",
+        # KMS (a key that exists or not: the grant is checked first either way)
+        "spec": "EC_P256",
+        "usage": "SIGN_VERIFY",
+        "alias": f"alias/matrix-{unique}",
+        "key": MISSING_KEY,
+        "keys": [MISSING_KEY],
+        "destination_key": MISSING_KEY,
+        "operations": ["sign"],
+        "algorithm": "ECDSA_SHA_256",
+        "message": "bWVzc2FnZQ==",
+        "signature": "c2lnbmF0dXJl",
+        "mac": "bWFj",
+        "plaintext": "cGxhaW4=",
+        "ciphertext": "Q1dLMQ==",
+        "number_of_bytes": 16,
+        "items": [{"operation": "sign", "key": MISSING_KEY, "message": "bQ==", "algorithm": "x"}],
+        "public_key_pem": "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+        "wrapping_algorithm": "RSAES_OAEP_SHA_256",
+        "import_token": "token",
+        "encrypted_key_material": "AAAA",
+        # ACME administration
+        "principal": f"matrix-{unique}",
     }
     assert field in examples, f"no example value for the required request field {field!r}"
     return examples[field]
@@ -123,9 +146,14 @@ def path_values(service: Service) -> dict[str, dict[str, str]]:
     """Path parameters naming things that exist, and plausible ones that do not."""
     with service.client() as api:
         serial = api.get("/v1/certificates", params={"limit": 1}).json()["items"][0]["serial"]
+        key = api.post("/v1/kms/keys", json={"spec": "EC_P256", "usage": "SIGN_VERIFY"})
     return {
-        "existing": {"name": "issuing", "serial": serial},
-        "missing": {"name": f"nothing-{uuid.uuid4().hex[:6]}", "serial": "7f" + "0" * 30},
+        "existing": {"name": "issuing", "serial": serial, "key_ref": key.json()["key_id"]},
+        "missing": {
+            "name": f"nothing-{uuid.uuid4().hex[:6]}",
+            "serial": "7f" + "0" * 30,
+            "key_ref": MISSING_KEY,
+        },
     }
 
 

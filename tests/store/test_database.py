@@ -15,6 +15,12 @@ from certward.store.database import Database, sqlite_url
 from certward.store.models import Base, MetaValue
 
 TABLES = {
+    "acme_accounts",
+    "acme_authorizations",
+    "acme_challenges",
+    "acme_eab_keys",
+    "acme_nonces",
+    "acme_orders",
     "alembic_version",
     "audit_events",
     "cas",
@@ -29,6 +35,7 @@ TABLES = {
     "meta",
     "principals",
     "revocations",
+    "service_nodes",
 }
 
 

@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.Integer(), nullable=False),
         sa.Column("wrapping_spec", sa.String(length=32), nullable=False),
+        sa.Column("wrapping_algorithm", sa.String(length=32), nullable=False),
         sa.Column("wrapping_key_sealed", sa.LargeBinary(), nullable=False),
         sa.Column("public_der", sa.LargeBinary(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
