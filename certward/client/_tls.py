@@ -13,16 +13,17 @@ import os
 import secrets
 import ssl
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from cryptography import x509
 
 from certward.crypto.formats import chain_pem, load_pkcs12
-from certward.crypto.keys import private_key_to_pkcs8
+from certward.crypto.keys import SigningKey, private_key_to_pkcs8
 from certward.errors import InvalidInput, MalformedData, PasswordError
 
-__all__ = ["StrPath", "context_from_files", "context_from_pkcs12"]
+__all__ = ["StrPath", "context_from_files", "context_from_pkcs12", "load_identity_from_memory"]
 
 StrPath = str | os.PathLike[str]
 
@@ -79,6 +80,26 @@ def _private_file(directory: Path, name: str, data: bytes) -> Path:
     return path
 
 
+def load_identity_from_memory(
+    context: ssl.SSLContext, chain: Sequence[x509.Certificate], key: SigningKey
+) -> None:
+    """Make ``context`` present ``chain`` (leaf first) and ``key``, held in memory only.
+
+    ``ssl`` loads an identity only from files: the key goes there encrypted under a
+    password that never leaves memory, in a private directory removed before returning.
+    """
+    transient = secrets.token_urlsafe(32).encode()
+    with tempfile.TemporaryDirectory(prefix="certward-identity-") as directory:
+        chain_file = _private_file(Path(directory), "chain.pem", chain_pem(chain))
+        key_file = _private_file(
+            Path(directory), "key.pem", private_key_to_pkcs8(key, password=transient)
+        )
+        try:
+            context.load_cert_chain(chain_file, key_file, password=transient)
+        except ssl.SSLError:
+            raise MalformedData("the client certificate and key do not match") from None
+
+
 def _is_root(certificate: x509.Certificate) -> bool:
     return certificate.issuer == certificate.subject
 
@@ -102,10 +123,5 @@ def context_from_pkcs12(
         raise InvalidInput("the PKCS#12 bundle holds no root certificate: pass ca=")
     # The server has the root; it needs the leaf and the intermediates.
     presented = [certificate, *(cert for cert in extra if not _is_root(cert))]
-    transient = secrets.token_urlsafe(32).encode()
-    encrypted_key = private_key_to_pkcs8(key, password=transient)
-    with tempfile.TemporaryDirectory(prefix="certward-client-") as directory:
-        chain_file = _private_file(Path(directory), "chain.pem", chain_pem(presented))
-        key_file = _private_file(Path(directory), "key.pem", encrypted_key)
-        _load_identity(context, chain_file, key_file, password=transient)
+    load_identity_from_memory(context, presented, key)
     return context

@@ -33,9 +33,7 @@ import http.client
 import ipaddress
 import json
 import os
-import secrets
 import ssl
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -48,14 +46,14 @@ from typing import Self
 import structlog
 from cryptography import x509
 
+from certward.client._tls import load_identity_from_memory
 from certward.crypto.formats import chain_pem, load_certificates
-from certward.crypto.keys import SigningKey, load_private_key, private_key_to_pkcs8
+from certward.crypto.keys import SigningKey, load_private_key
 from certward.errors import (
     CertwardError,
     InvalidInput,
     KeyException,
     KeyExceptionType,
-    MalformedData,
     MalformedKeyIdent,
     ServerRekeyed,
     ServiceUnavailable,
@@ -142,14 +140,6 @@ def _read_source(source: Source, what: str) -> bytes:
         raise InvalidInput(f"cannot read the {what} {source}: {exc.strerror}") from None
 
 
-def _private_file(directory: Path, name: str, data: bytes) -> Path:
-    path = directory / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
-
-
 def _tls_context(
     chain: Sequence[x509.Certificate], key: SigningKey, trust: Sequence[x509.Certificate]
 ) -> ssl.SSLContext:
@@ -161,18 +151,7 @@ def _tls_context(
     context.check_hostname = False
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(cadata=chain_pem(trust).decode("ascii"))
-    # ssl loads an identity only from files: the key goes there encrypted under a password
-    # that never leaves memory, in a private directory removed before returning.
-    transient = secrets.token_urlsafe(32).encode()
-    with tempfile.TemporaryDirectory(prefix="certward-kds-") as directory:
-        chain_file = _private_file(Path(directory), "chain.pem", chain_pem(chain))
-        key_file = _private_file(
-            Path(directory), "key.pem", private_key_to_pkcs8(key, password=transient)
-        )
-        try:
-            context.load_cert_chain(chain_file, key_file, password=transient)
-        except ssl.SSLError:
-            raise MalformedData("the client certificate and key do not match") from None
+    load_identity_from_memory(context, chain, key)
     return context
 
 
