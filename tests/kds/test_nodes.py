@@ -158,7 +158,11 @@ def pg_url() -> Iterator[str]:
 
 
 def _terminate_lock_holder(schema_url: str) -> None:
-    """End the session that holds the publisher lock of ``schema_url``'s schema (as a crash)."""
+    """End the session that holds the publisher lock of ``schema_url``'s schema (as a crash).
+
+    ``pg_terminate_backend`` only signals the backend unless given a timeout; with one
+    it returns once the session has exited, so its advisory lock is gone.
+    """
     probe = create_engine(schema_url)
     with probe.connect() as connection:
         schema = connection.scalar(text("SELECT current_schema()"))
@@ -167,7 +171,7 @@ def _terminate_lock_holder(schema_url: str) -> None:
     with admin.connect() as connection:
         ended = connection.scalar(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_locks "
                 "WHERE locktype = 'advisory' AND granted AND classid = :cls "
                 "AND objid::bigint = (hashtext(:schema)::bigint + 4294967296) % 4294967296"
             ),
