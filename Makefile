@@ -22,8 +22,8 @@ serve: setup
 	bash scripts/serve.sh $(DATA)
 
 lint: setup
-	$(BIN)/ruff check certward tests bench
-	$(BIN)/ruff format --check certward tests bench
+	$(BIN)/ruff check certward tests bench fuzz
+	$(BIN)/ruff format --check certward tests bench fuzz
 
 typecheck: setup
 	$(BIN)/mypy

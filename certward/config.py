@@ -23,12 +23,14 @@ from certward.errors import ConfigError
 __all__ = [
     "CONFIG_FILE_NAME",
     "AcmeSettings",
+    "EventsSettings",
     "KdsSettings",
     "KmsSettings",
     "OcspSettings",
     "ProfileSettings",
     "ServerSettings",
     "Settings",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -74,6 +76,18 @@ class ServerSettings(BaseModel):
         description="CA that issues the server certificate and principals; its chain is trusted",
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    rate_limit_per_second: float = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "requests per second each client certificate (or address without one) may send to "
+            "one worker, refilled continuously; 0 turns the limit off (429 rate_limited beyond)"
+        ),
+    )
+    rate_limit_burst: int = Field(
+        default=20_000, ge=1, le=10_000_000, description="requests a caller may send at once"
+    )
     revocation_poll_seconds: float = Field(default=0.25, gt=0, le=60)
     database_wait_seconds: float = Field(
         default=300,
@@ -194,6 +208,94 @@ class AcmeSettings(BaseModel):
     nonce_seconds: int = Field(default=3600, ge=10, le=86400)
 
 
+# -- change notifications (issue 5, helper REDFISH) -------------------------------------
+
+
+class WebhookSettings(BaseModel):
+    """One receiver of change events: signed POSTs (``X-Certward-Signature: sha256=<hex>``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://", description="where the events are POSTed")
+    secret_file: str = Field(description="file holding the HMAC-SHA256 key (0600/0400, ours)")
+    kinds: list[Literal["installed", "replaced", "deleted", "expiring", "crl_updated"]] | None = (
+        Field(default=None, description="event kinds to send; default: every kind")
+    )
+    ca_file: str | None = Field(default=None, description="CA bundle verifying an https URL")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    max_attempts: int = Field(default=5, ge=1, le=50, description="per event, with backoff")
+
+
+class EventsSettings(BaseModel):
+    """Change events of the certificate manager: SSE, webhooks, the expiry scan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    expiring_days: list[int] = Field(
+        default_factory=lambda: [30, 7, 1],
+        description="an 'expiring' event when a slot certificate has this many days left",
+    )
+    expiry_scan_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    poll_seconds: float = Field(default=0.5, gt=0, le=60, description="SSE/webhook DB polling")
+    keepalive_seconds: float = Field(default=15.0, gt=0, le=3600, description="SSE comments")
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000, description="per webhook")
+    retry_backoff_seconds: float = Field(
+        default=1.0, gt=0, le=600, description="first retry delay; doubles up to 60 s"
+    )
+
+
+_BOTH_KEY_TYPES: list[Literal["RSA", "EC"]] = ["RSA", "EC"]
+
+
+class SlotReloadSettings(BaseModel):
+    """How a slot's service picks up new files (``[slots."NAME".reload]``): one of the three."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: list[str] | None = Field(
+        default=None, description="argv run after every change (no shell); exit 0 = reloaded"
+    )
+    pid_file: str | None = Field(default=None, description="send ``signal`` to the pid in it")
+    signal: str = Field(default="SIGHUP", pattern=r"^SIG[A-Z0-9]+$")
+    url: str | None = Field(
+        default=None, description="POST a JSON notice here; 2xx = reloaded", pattern=r"^https?://"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+class SlotSettings(BaseModel):
+    """A certificate slot of a service (``[slots."server/https"]`` in certward.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    directory: str = Field(description="where the slot's files live (created 0700 if absent)")
+    cert_file: str = "cert.pem"
+    key_file: str = "key.pem"
+    mode_dir: int = Field(default=0o700, ge=0, le=0o777)
+    mode_file: int = Field(default=0o400, ge=0, le=0o777)
+    owner: str | None = Field(default=None, description="user (or user:group) of the files")
+    key_types: list[Literal["RSA", "EC"]] = Field(default_factory=_BOTH_KEY_TYPES.copy)
+    max_certificates: int = Field(default=10, ge=1, le=1000, description="authority slots")
+    lookup_hash_directory: bool = Field(
+        default=False, description="authority slots: lay the directory out as an OpenSSL CApath"
+    )
+    crl_enabled: bool = Field(default=False, description="accept CRLs (hash.rN); needs a hash dir")
+    host_name: str | None = Field(
+        default=None, description="CN of the self-signed fallback of a server slot"
+    )
+    truststore: str | None = Field(
+        default=None, description="authority slot whose certificates uploads must chain to"
+    )
+    reload: SlotReloadSettings = Field(default_factory=SlotReloadSettings)
+
+    @field_validator("mode_dir", "mode_file", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        # "0700" in TOML is a string; 0o700 is an integer already.
+        return int(value, 8) if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """Everything certward can be configured with."""
 
@@ -220,6 +322,10 @@ class Settings(BaseSettings):
     kds: KdsSettings = Field(default_factory=KdsSettings)
     ocsp: OcspSettings = Field(default_factory=OcspSettings)
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
+    slots: dict[str, SlotSettings] = Field(
+        default_factory=dict, description='certificate slots, e.g. [slots."server/https"]'
+    )
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -92,15 +92,28 @@ __all__ = [
     "AlreadyRevoked",
     "CAExists",
     "CANotFound",
+    "CSRJobNotFound",
     "CSRSignatureInvalid",
+    "CertificateKeyMismatch",
+    "CertificateLintFailed",
     "CertificateNotFound",
+    "CertificateRevoked",
+    "CertificateUntrusted",
     "CertwardError",
     "ConfigError",
     "Conflict",
     "DecryptionFailed",
+    "DuplicateCertificate",
     "FilePermissionError",
+    "IdempotencyInProgress",
+    "IdempotencyKeyReused",
+    "ImportTargetExists",
+    "InvalidCRL",
+    "InvalidCSRRequest",
+    "InvalidCertificate",
     "InvalidInput",
     "InvalidName",
+    "InvalidSlotCRL",
     "InvalidSubject",
     "InvalidValidity",
     "IssuerNotUsable",
@@ -128,11 +141,18 @@ __all__ = [
     "PayloadTooLarge",
     "PolicyViolation",
     "ProfileNotFound",
+    "RateLimited",
+    "ReloadFailed",
     "SANNotAllowed",
     "SANRequired",
     "SchemaMismatch",
     "ServerRekeyed",
     "ServiceUnavailable",
+    "SlotCertificateNotFound",
+    "SlotExists",
+    "SlotLimitReached",
+    "SlotNotAllowed",
+    "SlotNotFound",
     "StorageError",
     "SubjectAltNameWithoutDNSName",
     "SubjectAltNameWithoutURI",
@@ -602,6 +622,138 @@ class AcmeNotFound(AcmeProblem):
     status = 404
 
 
+# -- security and robustness (issue 9) -------------------------------------------------
+
+
+class CertificateLintFailed(PolicyViolation):
+    """A certificate or CRL failed the RFC 5280 lint run before it is returned (ca/lint.py)."""
+
+    code = "ca.lint_failed"
+
+
+class RateLimited(CertwardError):
+    """A principal (or an address without a certificate) sent requests faster than allowed."""
+
+    code = "rate_limited"
+    status = 429
+    exit_code = 7
+
+    def __init__(self, message: str, retry_after: str = "1") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # whole seconds, for the Retry-After header
+
+
+# -- certificate manager: CSR jobs (issue 5, helper REDFISH) ------------------------------
+
+
+class InvalidCSRRequest(InvalidInput):
+    """A CSR request field is missing or unacceptable; ``field`` names it (snake_case)."""
+
+    code = "csr.invalid"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CSRJobNotFound(NotFound):
+    """No CSR job with this id."""
+
+    code = "job.not_found"
+
+
+# -- certificate manager (issue 5: slots, install/replace/delete) ----------------------
+
+
+class SlotNotFound(NotFound):
+    """No slot of that name (neither in certward.toml nor created through the API)."""
+
+    code = "slot.not_found"
+
+
+class SlotCertificateNotFound(NotFound):
+    """The slot holds no certificate with that id."""
+
+    code = "slot.certificate_not_found"
+
+
+class SlotExists(Conflict):
+    """A slot of that name already exists."""
+
+    code = "slot.exists"
+
+
+class InvalidCertificate(InvalidInput):
+    """An upload that is empty, garbage, of a refused key type or with a broken chain."""
+
+    code = "certificate.invalid"
+
+
+class CertificateKeyMismatch(InvalidCertificate):
+    """The private key does not belong to the certificate ("key mismatch")."""
+
+    code = "certificate.key_mismatch"
+
+
+class SlotNotAllowed(InvalidInput):
+    """The slot refuses the change (OpenBMC NotAllowed), e.g. a second certificate."""
+
+    code = "slot.not_allowed"
+
+
+class SlotLimitReached(SlotNotAllowed):
+    """An authority slot already holds its maximum number of certificates."""
+
+    code = "slot.limit_reached"
+
+
+class DuplicateCertificate(SlotNotAllowed):
+    """The certificate is already in the slot."""
+
+    code = "slot.duplicate"
+
+
+class InvalidSlotCRL(InvalidInput):
+    """A CRL the slot refuses: garbage, unknown issuer, bad signature, expired, older."""
+
+    code = "slot.crl_invalid"
+
+
+class ReloadFailed(CertwardError):
+    """The slot's reload action failed; the previous files and records were put back."""
+
+    code = "slot.reload_failed"
+    status = 500
+    exit_code = 11
+
+
+# -- certificate import: `certward import` (issue 5, helper IMPORT) ----------------------
+
+
+class CertificateUntrusted(InvalidCertificate):
+    """The certificate does not chain to the given CA, or a certificate of the path is expired."""
+
+    code = "certificate.untrusted"
+
+
+class CertificateRevoked(InvalidCertificate):
+    """The certificate is listed in the CA's CRL."""
+
+    code = "certificate.revoked"
+
+
+class InvalidCRL(InvalidInput):
+    """A CRL not signed by the CA, not yet valid, expired or older than the one in place."""
+
+    code = "crl.invalid"
+
+
+class ImportTargetExists(Conflict):
+    """The target directory already holds files the import would replace (use --replace)."""
+
+    code = "import.target_exists"
+
+
 def _all_subclasses(cls: type[CertwardError]) -> list[type[CertwardError]]:
     found: list[type[CertwardError]] = [cls]
     for sub in cls.__subclasses__():
@@ -615,3 +767,18 @@ def error_class_for_code(code: str) -> type[CertwardError]:
         if cls.code == code:
             return cls
     return CertwardError
+
+
+# -- idempotency keys (issue 8) ---------------------------------------------------------------
+
+
+class IdempotencyKeyReused(PolicyViolation):
+    """An ``Idempotency-Key`` sent again with a different request."""
+
+    code = "idempotency.key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this ``Idempotency-Key`` was carried out, but its answer is not stored yet."""
+
+    code = "idempotency.in_progress"

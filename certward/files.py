@@ -20,6 +20,7 @@ __all__ = [
     "PUBLIC_FILE_MODE",
     "READONLY_SECRET_MODE",
     "SECRET_FILE_MODE",
+    "check_private_key_file",
     "ensure_private_dir",
     "fsync_dir",
     "write_atomic",
@@ -88,3 +89,20 @@ def ensure_private_dir(directory: Path) -> Path:
             f"{directory} has mode {stat.S_IMODE(info.st_mode):04o}; run: chmod 700 {directory}"
         )
     return directory
+
+
+def check_private_key_file(path: Path) -> None:
+    """Refuse a private key file that other users can read or write (FilePermissionError).
+
+    A missing file is left to the caller (its own "cannot read" message).
+    """
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise FilePermissionError(
+            f"private key file {path} has mode {mode:04o}: others can read it; "
+            f"run: chmod 600 {path}"
+        )

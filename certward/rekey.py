@@ -23,9 +23,12 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from certward.access.idempotency import answer_record_id
 from certward.acme.accounts import eab_record_id
 from certward.ca.context import CAContext, ca_key_record_id
 from certward.ca.factory import certificate_key_record_id
+from certward.certs.pending_keys import pending_key_record_id
+from certward.certs.render import slot_key_record_id
 from certward.errors import KeystoreError
 from certward.kds.records import master_key_record_id
 from certward.keystore.envelope import parse_envelope
@@ -34,10 +37,13 @@ from certward.store.models import (
     AcmeEabKeyRow,
     CertificateAuthorityRow,
     CertificateRow,
+    IdempotencyRow,
     KdsMasterKeyRow,
     KmsImportTokenRow,
     KmsKeyVersionRow,
     MetaValue,
+    SlotCertificateRow,
+    SlotPendingKeyRow,
 )
 
 __all__ = ["SEALED_COLUMNS", "RotationReport", "rotate_master_key"]
@@ -87,6 +93,24 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         AcmeEabKeyRow.hmac_sealed,
         AcmeEabKeyRow.key_id,
         eab_record_id,
+    ),
+    SealedColumn(
+        SlotCertificateRow.id,
+        SlotCertificateRow.key_sealed,
+        SlotCertificateRow.key_record,
+        slot_key_record_id,
+    ),
+    SealedColumn(
+        SlotPendingKeyRow.id,
+        SlotPendingKeyRow.key_sealed,
+        SlotPendingKeyRow.record,
+        pending_key_record_id,
+    ),
+    SealedColumn(
+        IdempotencyRow.id,
+        IdempotencyRow.answer_sealed,
+        IdempotencyRow.id,
+        answer_record_id,
     ),
     SealedColumn(
         KdsMasterKeyRow.timestamp,

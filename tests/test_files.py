@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,31 @@ def test_ensure_private_dir_refuses_a_file(tmp_path: Path) -> None:
 
     with pytest.raises(FilePermissionError, match="not a directory"):
         ensure_private_dir(path)
+
+
+def test_a_full_disk_leaves_the_old_file_in_place_and_no_temporary_file(tmp_path: Path) -> None:
+    # A real ENOSPC-like failure: the writing process may not grow a file past 4 KiB
+    # (RLIMIT_FSIZE makes write() fail with EFBIG, as a full disk fails with ENOSPC).
+    target = tmp_path / "crl.der"
+    target.write_bytes(b"old CRL")
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from certward.files import write_atomic\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "try:\n"
+        "    write_atomic(Path(sys.argv[1]), b'x' * 65536)\n"
+        "except OSError as exc:\n"
+        "    print(exc.errno)\n"
+        "    sys.exit(3)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 3, result.stderr
+    assert int(result.stdout) == errno.EFBIG
+    assert target.read_bytes() == b"old CRL"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["crl.der"]

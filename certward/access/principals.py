@@ -184,10 +184,17 @@ def create_principal(
     )
 
 
-def list_principals(ctx: CAContext) -> list[Principal]:
-    """Every principal, by name."""
+def list_principals(
+    ctx: CAContext, *, limit: int | None = None, after: str | None = None
+) -> list[Principal]:
+    """Principals by name: all, or at most ``limit`` whose names sort after ``after``."""
+    query = _WITH_REVOCATION.order_by(PrincipalRow.name)
+    if after is not None:
+        query = query.where(PrincipalRow.name > after)
+    if limit is not None:
+        query = query.limit(limit)
     with ctx.database.read() as session:
-        rows = session.execute(_WITH_REVOCATION.order_by(PrincipalRow.name)).all()
+        rows = session.execute(query).all()
         return [_principal(row, revoked_at) for row, revoked_at in rows]
 
 

@@ -80,8 +80,15 @@ def parse_signed_request(body: bytes, *, expected_url: str) -> SignedRequest:
         outer = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise AcmeMalformed("the request body is not JSON") from None
-    if not isinstance(outer, dict) or set(outer) != _FLATTENED_FIELDS:
-        raise AcmeMalformed("the request must be a flattened JWS: protected, payload, signature")
+    if (
+        not isinstance(outer, dict)
+        or set(outer) != _FLATTENED_FIELDS
+        or not all(isinstance(value, str) for value in outer.values())
+    ):
+        # (josepy assumes strings: a number as the payload was an AttributeError, a 500.)
+        raise AcmeMalformed(
+            "the request must be a flattened JWS: protected, payload, signature (strings)"
+        )
     try:
         signed = acme_jws.JWS.from_json(outer)
         signature = signed.signature

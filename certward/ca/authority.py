@@ -19,6 +19,7 @@ from certward.ca.crl import issue_crl_in_session
 from certward.ca.extensions import NameConstraintSpec, ca_extensions
 from certward.ca.factory import BACKDATE
 from certward.ca.group_commit import TableRow, insert_rows
+from certward.ca.lint import check_certificate
 from certward.ca.publish import publish_ca_files
 from certward.crypto.keys import (
     KeyType,
@@ -147,6 +148,14 @@ def create_ca(
                 name_constraints=name_constraints,
             ),
         ).sign(signer_key, signature_hash_for(signer_key))
+        check_certificate(
+            certificate,
+            is_ca=True,
+            issuer_key_id=(
+                issuer_key_id or x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+            ).digest,
+            issuer_subject=issuer_name,
+        )
         row = CertificateAuthorityRow(
             name=name,
             parent_id=parent_id,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from certward.ca.context import CAContext
 from certward.ca.crl_encoding import CRLParams, build_crl
 from certward.ca.group_commit import TableRow, insert_rows
+from certward.ca.lint import check_crl
 from certward.crypto.formats import crl_pem
 from certward.errors import InvalidValidity
 from certward.store.models import CertificateAuthorityRow, CRLRow, RevocationRow
@@ -84,6 +85,7 @@ def issue_crl_in_session(
         ),
     )
     der = build_crl(params, entries, private_key=loaded.key)
+    check_crl(der, issuer_subject=loaded.subject, issuer_key_id=loaded.key_id.digest)
     session.add(
         CRLRow(
             ca_id=row.id,

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 
 from certward.ca.context import LoadedCA
 from certward.ca.extensions import LeafExtensions
+from certward.ca.lint import CertificateLinter
 from certward.ca.profiles import Profile
 from certward.crypto.keys import KeyType, SigningKey, private_key_to_pkcs8
 from certward.crypto.names import common_name_of, san_strings
@@ -103,6 +104,13 @@ class CertificateFactory:
         self._keystore = keystore
         self._store_keys = store_keys
         self._extensions = LeafExtensions(profile=profile, issuer_key_id=issuer.key_id)
+        # Lint-before-return (ca/lint.py): every certificate is checked before it is stored.
+        self._lint = CertificateLinter(
+            is_ca=False,
+            expected_ekus=profile.ext_key_usages or None,
+            issuer_key_id=issuer.key_id.digest,
+            issuer_subject=issuer.subject,
+        )
 
     def validity(self, now: datetime, days: int | None) -> tuple[datetime, datetime]:
         """(not_before, not_after) for ``days`` under the profile, cut to the CA's own end."""
@@ -143,6 +151,17 @@ class CertificateFactory:
                 subject_is_empty=len(request.subject) == 0,
             ),
         ).sign(issuer.key, issuer.hash_algorithm)
+        der = certificate.public_bytes(_DER)
+        self._lint.check_issued(
+            certificate,
+            der,
+            public_key=public_key,
+            subject=request.subject,
+            sans=request.sans,
+            serial=serial,
+            not_before=not_before,
+            not_after=not_after,
+        )
         serial_text = serial_hex(serial)
         key_sealed = None
         if private_key is not None and self._store_keys:
@@ -164,7 +183,7 @@ class CertificateFactory:
             "not_before": not_before,
             "not_after": not_after,
             "issued_at": issued_at,
-            "der": certificate.public_bytes(_DER),
+            "der": der,
             "key_sealed": key_sealed,
         }
         issued = IssuedCertificate(

@@ -36,7 +36,14 @@ from certward.crypto.subject_hash import certificate_subject_hash, crl_issuer_ha
 from certward.errors import Conflict, FilePermissionError, InvalidInput
 from certward.files import PUBLIC_FILE_MODE, write_atomic
 
-__all__ = ["HashDirEntry", "HashDirReport", "sync_hash_directory"]
+__all__ = [
+    "HashDirEntry",
+    "HashDirReport",
+    "crl_number",
+    "is_older_crl",
+    "same_crl_issuer",
+    "sync_hash_directory",
+]
 
 # A trust directory holds only public data and every TLS client must read it.
 _PUBLIC_DIR_MODE = 0o755
@@ -293,3 +300,9 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+# The CRL ordering rules, shared with the slot CRL swap (certs/crl.py).
+same_crl_issuer = _same_issuer
+is_older_crl = _is_older
+crl_number = _crl_number

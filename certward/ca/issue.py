@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
@@ -23,7 +24,7 @@ from certward.ca.profiles import with_public_urls
 from certward.crypto.formats import load_csr
 from certward.crypto.keys import KeyType, generate_private_key, key_type_of
 from certward.crypto.names import format_san, has_control_characters, parse_sans
-from certward.errors import CSRSignatureInvalid, InvalidSubject, StorageError
+from certward.errors import CSRSignatureInvalid, InvalidSubject, MalformedData, StorageError
 
 __all__ = [
     "BULK_BATCH_SIZE",
@@ -182,9 +183,13 @@ def csr_request(csr_data: bytes) -> LeafRequest:
     for is ignored (the profile decides them), so a CSR cannot make itself a CA.
     """
     csr = load_csr(csr_data)
-    if not csr.is_signature_valid:
+    try:
+        public_key = csr.public_key()
+        signature_valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm):
+        raise MalformedData("the CSR's public key or signature algorithm is not usable") from None
+    if not signature_valid:
         raise CSRSignatureInvalid("the CSR's signature does not match its public key")
-    public_key = csr.public_key()
     key_type = key_type_of(public_key)
     try:
         san_ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
@@ -192,8 +197,6 @@ def csr_request(csr_data: bytes) -> LeafRequest:
     except x509.ExtensionNotFound:
         sans = ()
     except ValueError as exc:
-        from certward.errors import MalformedData
-
         raise MalformedData(f"the CSR's extensions could not be parsed: {exc}") from None
     # Re-parse every SAN through the same rules as typed ones: only DNS, IP, URI and
     # e-mail names, and only well-formed ones, reach a certificate.

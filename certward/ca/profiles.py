@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
+from certward.ca.lint import check_profile
 from certward.config import ProfileSettings
 from certward.crypto.keys import KeyType
 from certward.crypto.names import common_name_of, format_san, parse_san
@@ -200,7 +201,7 @@ def _profile_from_settings(name: str, settings: ProfileSettings) -> Profile:
                 f"profile {name!r}: SAN pattern {pattern!r} must start with "
                 "DNS:, IP:, URI: or email:"
             )
-    return replace(
+    profile = replace(
         base,
         name=name,
         ext_key_usages=base.ext_key_usages
@@ -217,6 +218,9 @@ def _profile_from_settings(name: str, settings: ProfileSettings) -> Profile:
         crl_distribution_urls=tuple(settings.crl_distribution_urls),
         issuing_certificate_urls=tuple(settings.issuing_certificate_urls),
     )
+    # A profile that could only make non-conforming certificates is refused now (ca/lint.py).
+    check_profile(profile)
+    return profile
 
 
 def with_public_urls(profile: Profile, *, ca_name: str, base_url: str | None) -> Profile:

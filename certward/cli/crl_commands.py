@@ -79,3 +79,16 @@ def sync(
     else:
         for entry in report.entries:
             typer.echo(f"{entry.action:9} {directory / entry.file_name} ({entry.kind})")
+
+
+@crl_app.command("install")
+def install(
+    ctx: typer.Context,
+    crl_file: Annotated[Path, typer.Argument(help="CRL file (PEM or DER)")],
+    slot: Annotated[str, typer.Option("--slot", help="a crl_enabled slot, e.g. authority/peers")],
+    json_flag: JsonFlag = False,
+) -> None:
+    """Swap a CRL into a slot's hash directory while its service runs (= ``slot install-crl``)."""
+    from certward.cli.slot_commands import install_crl
+
+    install_crl(ctx, slot, crl_file, json_flag=json_flag)

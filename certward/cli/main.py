@@ -13,9 +13,12 @@ from certward.cli.backup_commands import backup, restore
 from certward.cli.ca_commands import ca_app
 from certward.cli.cert_commands import cert_app
 from certward.cli.crl_commands import crl_app, hashdir_app
+from certward.cli.import_command import import_certificates_command, keystore_decrypt
 from certward.cli.kds_commands import kds_app
 from certward.cli.keystore_commands import keystore_app
 from certward.cli.kms_commands import kms_app
+from certward.cli.slot_commands import slot_app
+from certward.cli.slot_csr_command import slot_csr
 from certward.cli.state import CLIState, ServerOptions, emit_json, state_of
 from certward.cli.status_command import status
 from certward.errors import CertwardError, InvalidInput
@@ -38,7 +41,11 @@ app.add_typer(hashdir_app, name="hashdir")
 app.add_typer(keystore_app, name="keystore")
 app.add_typer(kms_app, name="kms")
 app.add_typer(kds_app, name="kds")
+slot_app.command("csr")(slot_csr)
+app.add_typer(slot_app, name="slot")
 app.command("backup")(backup)
+app.command("import")(import_certificates_command)
+keystore_app.command("decrypt")(keystore_decrypt)
 app.command("restore")(restore)
 app.command("status")(status)
 
@@ -62,7 +69,7 @@ def _root(
         str | None,
         typer.Option(
             envvar="CERTWARD_SERVER",
-            help="run ca/cert/crl/hashdir commands on this server (https://host:port)",
+            help="run commands on this server (https://host:port); several, comma-separated",
         ),
     ] = None,
     cert: Annotated[
@@ -172,10 +179,13 @@ def serve(
     if result.admin is not None:
         typer.echo(f"first admin identity written to {admin_dir}/:")
         typer.echo("  admin.crt, admin.key (0600), ca.crt, admin.p12 + admin.p12.pass (0600)")
-    typer.echo(
-        f"try: curl --cacert {admin_dir}/ca.crt --cert {admin_dir}/admin.crt "
-        f"--key {admin_dir}/admin.key {result.url}/v1/whoami"
-    )
+    if (admin_dir / "admin.crt").exists():
+        typer.echo(
+            f"try: curl --cacert {admin_dir}/ca.crt --cert {admin_dir}/admin.crt "
+            f"--key {admin_dir}/admin.key {result.url}/v1/whoami"
+        )
+    else:  # e.g. a restored data dir: the admin bundle is the operator's to bring back
+        typer.echo(f"no admin bundle in {admin_dir}/: call with an admin identity you keep")
     from certward.config import load_settings
     from certward.kds.serve import beside_service
 

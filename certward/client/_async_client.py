@@ -19,8 +19,9 @@ from certward.client._base import ClientBase
 from certward.client._exchange import (
     answer,
     attempts_for,
-    new_request_id,
-    retry_delay,
+    call_headers,
+    failover_status,
+    pause_after,
     transport_failure,
 )
 from certward.client._results import (
@@ -58,7 +59,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def aclose(self) -> None:
         """Close the connections (the client cannot be used afterwards)."""
-        await self._http.aclose()
+        for http in self._pool:
+            await http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -72,19 +74,17 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         await self.aclose()
 
     async def _send(self, call: calls.Call[T]) -> T:
-        request_id = new_request_id()
-        request = self._http.build_request(
-            call.method,
-            call.path,
-            params=call.params,
-            json=call.body,
-            headers={"x-request-id": request_id},
-        )
-        attempts = attempts_for(call, self._retries)
+        request_id, headers = call_headers(call)
+        servers = len(self._pool)
+        attempts = attempts_for(self._retries, servers)
         attempt = 1
         while True:
+            http = self._http
+            request = http.build_request(
+                call.method, call.path, params=call.params, json=call.body, headers=headers
+            )
             try:
-                response = await self._http.send(request)
+                response = await http.send(request)
             except (httpx.TransportError, ssl.SSLError) as exc:
                 failure = transport_failure(
                     exc,
@@ -96,10 +96,13 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 )
                 if failure is not None:
                     raise failure from exc
-                await asyncio.sleep(retry_delay(attempt))
-                attempt += 1
-                continue
-            return answer(call, response, request_id)
+            else:
+                if servers == 1 or attempt == attempts or not failover_status(response.status_code):
+                    return answer(call, response, request_id)
+                await response.aclose()
+            self._fail_over()
+            await asyncio.sleep(pause_after(attempt, servers))
+            attempt += 1
 
     # -- identity --------------------------------------------------------------
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ssl
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
-from certward.client._exchange import bundle_context, http_options, tls_context
+from certward.client._exchange import base_urls, bundle_context, http_options, tls_context
 from certward.client._tls import StrPath
 
 __all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "ClientBase"]
@@ -21,18 +22,21 @@ H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 class ClientBase(ABC, Generic[H]):
     """A certward server, reached over mutual TLS.
 
-    url: ``https://host:port`` of the server.
+    url: ``https://host:port`` of the server; or several (a sequence, or one string with
+        commas) of a cluster: a call that cannot reach one, or gets 503 from it, moves on
+        to the next (calls that change something carry an Idempotency-Key, so a retry is
+        never carried out twice).
     cert, key: the client certificate (PEM, leaf first, may hold the chain) and its key;
         without them only the public routes (CA certificates, CRLs) answer.
     ca: the trust anchor that verifies the server (e.g. ``admin/ca.crt``).
     ssl_context: instead of cert/key/ca, a ready ``ssl.SSLContext``.
     timeout: seconds for connecting, and for each read and write.
-    retries: extra attempts of a GET after a connection failure (POSTs are sent once).
+    retries: extra rounds over the servers after connection failures.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         cert: StrPath | None = None,
         key: StrPath | None = None,
@@ -42,7 +46,10 @@ class ClientBase(ABC, Generic[H]):
         retries: int = DEFAULT_RETRIES,
     ) -> None:
         context = tls_context(cert=cert, key=key, ca=ca, ssl_context=ssl_context)
-        self._http: H = self._open(http_options(url, context, timeout))
+        self._pool: list[H] = [
+            self._open(http_options(each, context, timeout)) for each in base_urls(url)
+        ]
+        self._current = 0  # the server calls go to first; moves on when one fails
         self._retries = retries
 
     @staticmethod
@@ -56,7 +63,7 @@ class ClientBase(ABC, Generic[H]):
         p12_path: StrPath,
         password: str | bytes,
         *,
-        url: str,
+        url: str | Sequence[str],
         ca: StrPath | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
@@ -69,6 +76,18 @@ class ClientBase(ABC, Generic[H]):
         return cls(url, ssl_context=context, timeout=timeout, retries=retries)
 
     @property
+    def _http(self) -> H:
+        return self._pool[self._current]
+
+    @property
     def url(self) -> str:
-        """The server's base URL."""
+        """The base URL of the server calls go to now."""
         return str(self._http.base_url).rstrip("/")
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every server of this client, in order."""
+        return tuple(str(http.base_url).rstrip("/") for http in self._pool)
+
+    def _fail_over(self) -> None:
+        self._current = (self._current + 1) % len(self._pool)

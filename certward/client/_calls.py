@@ -69,7 +69,7 @@ Reader = Callable[[httpx.Response, str], T]
 class Call(Generic[T]):
     """One request to make and the reader that turns its 2xx answer into a value."""
 
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str
     read: Reader[T]
     params: Mapping[str, str | int] = field(default_factory=dict)

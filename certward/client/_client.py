@@ -19,8 +19,9 @@ from certward.client._base import ClientBase
 from certward.client._exchange import (
     answer,
     attempts_for,
-    new_request_id,
-    retry_delay,
+    call_headers,
+    failover_status,
+    pause_after,
     transport_failure,
 )
 from certward.client._results import (
@@ -59,7 +60,8 @@ class Client(ClientBase[httpx.Client]):
 
     def close(self) -> None:
         """Close the connections (the client cannot be used afterwards)."""
-        self._http.close()
+        for http in self._pool:
+            http.close()
 
     def __enter__(self) -> Client:
         return self
@@ -73,19 +75,17 @@ class Client(ClientBase[httpx.Client]):
         self.close()
 
     def _send(self, call: calls.Call[T]) -> T:
-        request_id = new_request_id()
-        request = self._http.build_request(
-            call.method,
-            call.path,
-            params=call.params,
-            json=call.body,
-            headers={"x-request-id": request_id},
-        )
-        attempts = attempts_for(call, self._retries)
+        request_id, headers = call_headers(call)
+        servers = len(self._pool)
+        attempts = attempts_for(self._retries, servers)
         attempt = 1
         while True:
+            http = self._http
+            request = http.build_request(
+                call.method, call.path, params=call.params, json=call.body, headers=headers
+            )
             try:
-                response = self._http.send(request)
+                response = http.send(request)
             except (httpx.TransportError, ssl.SSLError) as exc:
                 failure = transport_failure(
                     exc,
@@ -97,10 +97,13 @@ class Client(ClientBase[httpx.Client]):
                 )
                 if failure is not None:
                     raise failure from exc
-                time.sleep(retry_delay(attempt))
-                attempt += 1
-                continue
-            return answer(call, response, request_id)
+            else:
+                if servers == 1 or attempt == attempts or not failover_status(response.status_code):
+                    return answer(call, response, request_id)
+                response.close()
+            self._fail_over()
+            time.sleep(pause_after(attempt, servers))
+            attempt += 1
 
     # -- identity --------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,9 +37,12 @@ __all__ = [
     "answer",
     "attempts_for",
     "base_url",
+    "base_urls",
     "bundle_context",
+    "call_headers",
+    "failover_status",
     "http_options",
-    "new_request_id",
+    "pause_after",
     "retry_delay",
     "tls_context",
     "transport_failure",
@@ -91,19 +95,52 @@ def base_url(url: str) -> str:
     return str(parsed).rstrip("/")
 
 
-def new_request_id() -> str:
-    """A fresh request id; every attempt of one call sends the same one."""
-    return uuid.uuid4().hex
+def base_urls(url: str | Sequence[str]) -> list[str]:
+    """The servers of a client: one URL, a comma-separated list, or a sequence; each checked."""
+    given = url.split(",") if isinstance(url, str) else list(url)
+    urls = [base_url(item.strip()) for item in given if item.strip()]
+    if not urls:
+        raise InvalidInput("a client needs at least one server URL")
+    return urls
 
 
-def attempts_for(call: Call[Any], retries: int) -> int:
-    """How many times to try ``call``: 1 + retries for GETs, once for anything else."""
-    return 1 + max(retries, 0) if call.idempotent else 1
+def call_headers(call: Call[Any]) -> tuple[str, dict[str, str]]:
+    """The request id of a call and the headers every attempt of it sends.
+
+    A call that is not idempotent carries a fresh ``Idempotency-Key``: the server
+    stores it with the change, so a retry (to this server or another) is answered
+    with the first answer instead of being carried out again.
+    """
+    request_id = uuid.uuid4().hex
+    headers = {"x-request-id": request_id}
+    if not call.idempotent:
+        headers["idempotency-key"] = f"cw-{uuid.uuid4().hex}"
+    return request_id, headers
+
+
+def attempts_for(retries: int, servers: int = 1) -> int:
+    """How many times to try a call: 1 + retries rounds over every server.
+
+    Calls that are not idempotent are retried too: they carry an Idempotency-Key.
+    """
+    return (1 + max(retries, 0)) * max(servers, 1)
+
+
+def failover_status(status: int) -> bool:
+    """True for an answer that another server may give better (503: its database is away)."""
+    return status == 503
 
 
 def retry_delay(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
     return min(_FIRST_DELAY * 2.0 ** (attempt - 1), _MAX_DELAY)
+
+
+def pause_after(attempt: int, servers: int) -> float:
+    """Seconds to wait after a failed attempt: none while a server of this round is untried."""
+    if attempt % servers:
+        return 0.0
+    return retry_delay(attempt // servers)
 
 
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:

@@ -57,15 +57,18 @@ from certward.errors import InvalidInput
 __all__ = ["KmsClient"]
 
 
-def _endpoint_url(endpoint: str) -> str:
+def _endpoint_urls(endpoint: str | Sequence[str]) -> list[str]:
     # A cloud KMS SDK takes a bare host name; ours is HTTPS only, so the scheme may be left out.
-    return endpoint if "://" in endpoint else f"https://{endpoint}"
+    given = endpoint.split(",") if isinstance(endpoint, str) else list(endpoint)
+    urls = [item.strip() for item in given if item.strip()]
+    return [url if "://" in url else f"https://{url}" for url in urls]
 
 
 class KmsClient(Client):
     """The KMS of a certward server (see the module docstring).
 
-    endpoint: ``https://host:port`` (or ``host:port``).
+    endpoint: ``https://host:port`` (or ``host:port``); several (a sequence, or commas)
+        for a cluster, tried in turn.
     client_key_file: an access point's ``clientKey_<name>.json``; with ``password``
         (the text of ``clientKey_<name>.password``) or ``password_file``.
     ca: the CA PEM that verifies the server (an access point's ``ca.pem``); with a
@@ -75,7 +78,7 @@ class KmsClient(Client):
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         client_key_file: StrPath | None = None,
         password: str | bytes | None = None,
@@ -102,7 +105,7 @@ class KmsClient(Client):
             ssl_context = access_point_context(client_key_file, password, ca=ca)
             ca = None
         super().__init__(
-            _endpoint_url(endpoint),
+            _endpoint_urls(endpoint),
             cert=cert,
             key=key,
             ca=ca,

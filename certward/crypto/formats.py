@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -28,6 +29,12 @@ __all__ = [
     "load_csr",
     "load_pkcs12",
 ]
+
+# What cryptography raises for bytes it cannot make sense of: InvalidVersion is no
+# ValueError, and a name attribute of an unexpected ASN.1 type (a BIT STRING where a
+# string belongs) comes out of its NameAttribute constructor as a TypeError (found by
+# fuzz/fuzz_parsers.py).
+_PARSE_ERRORS = (ValueError, TypeError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 _PEM_CERT = re.compile(
     rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
@@ -49,9 +56,14 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
             blocks = _PEM_CERT.findall(data)
             if not blocks:
                 raise MalformedData("no PEM CERTIFICATE block found")
-            return [x509.load_pem_x509_certificate(block) for block in blocks]
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+            certificates = [x509.load_pem_x509_certificate(block) for block in blocks]
+        else:
+            certificates = [x509.load_der_x509_certificate(data)]
+        for certificate in certificates:
+            # Names are parsed lazily by cryptography; bad ones must fail here, typed.
+            _ = (certificate.subject, certificate.issuer)
+        return certificates
+    except _PARSE_ERRORS as exc:
         raise MalformedData(
             "the certificate could not be parsed (not a PEM or DER X.509 certificate)"
         ) from exc
@@ -63,9 +75,12 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
         raise MalformedData("the CSR is empty")
     try:
         if b"-----BEGIN" in data:
-            return x509.load_pem_x509_csr(data)
-        return x509.load_der_x509_csr(data)
-    except ValueError as exc:
+            csr = x509.load_pem_x509_csr(data)
+        else:
+            csr = x509.load_der_x509_csr(data)
+        _ = csr.subject  # parsed lazily: a bad one must fail here, typed
+        return csr
+    except _PARSE_ERRORS as exc:
         raise MalformedData(
             "the CSR could not be parsed (not a PEM or DER PKCS#10 request)"
         ) from exc
@@ -77,9 +92,12 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
         raise MalformedData("the CRL is empty")
     try:
         if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
+            crl = x509.load_pem_x509_crl(data)
+        else:
+            crl = x509.load_der_x509_crl(data)
+        _ = crl.issuer  # parsed lazily: a bad one must fail here, typed
+        return crl
+    except _PARSE_ERRORS as exc:
         raise MalformedData("the CRL could not be parsed (not a PEM or DER CRL)") from exc
 
 

@@ -35,6 +35,7 @@ from certward.ca.crl import latest_crl
 from certward.crypto.formats import chain_pem, load_certificates
 from certward.crypto.keys import load_private_key, private_key_to_pkcs8
 from certward.errors import CertwardError, ConfigError, PasswordError
+from certward.files import check_private_key_file
 from certward.kds.certs import kds_name_of_server
 from certward.kds.masterkeys import MasterKeySet, expire_master_keys, now_ms, publish_master_key
 from certward.kds.nodes import (
@@ -95,6 +96,7 @@ class _Identity:
 
 
 def _load_identity(options: KdsOptions) -> _Identity:
+    check_private_key_file(options.key)
     try:
         chain = load_certificates(options.cert.read_bytes())
         key_data = options.key.read_bytes()

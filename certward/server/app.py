@@ -22,26 +22,42 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certward import __version__
+from certward.access.idempotency import (
+    IdempotencyClaim,
+    IdempotentReplay,
+    parse_key,
+    request_fingerprint,
+    store_answer,
+)
 from certward.ca.ocsp import OCSPResponder
-from certward.errors import CertwardError, PayloadTooLarge, UnsupportedMediaType
+from certward.errors import CertwardError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from certward.server.auth import replayed_answer
 from certward.server.lean_route import FastPath
+from certward.server.limits import RateLimiter
 from certward.server.metrics import ServiceMetrics
+from certward.server.peercert import client_fingerprint
 from certward.server.routes import (
     acme_admin,
     audit,
     cas,
     certificates,
+    events,
+    jobs,
     kms,
     kms_operations,
     principals,
     public,
+    slots,
 )
 from certward.server.routes.acme import ACME_PREFIX, AcmeApp
 from certward.server.routes.ocsp import OCSP_PREFIX, OCSPApp
+from certward.server.routes.redfish import REDFISH_PREFIX, create_redfish_app
 from certward.server.runtime import ServerRuntime
+from certward.server.schemas import ErrorDetail
 
 __all__ = ["ServiceApp", "create_app", "error_response"]
 
@@ -61,6 +77,18 @@ _HEALTHY_HEADERS = (_JSON, (b"content-length", str(len(_HEALTHY)).encode()), _HS
 _UNHEALTHY_HEADERS = (_JSON, (b"content-length", str(len(_UNHEALTHY)).encode()), _HSTS)
 
 
+_ERROR_SCHEMAS: dict[str, Any] = {
+    "ErrorDetail": {**ErrorDetail.model_json_schema(), "additionalProperties": False},
+    "ErrorBody": {
+        "type": "object",
+        "title": "ErrorBody",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
+    },
+}
+
+
 def error_response(status: int, code: str, message: str, request_id: str | None) -> JSONResponse:
     """The one shape every error takes on the wire."""
     return JSONResponse(
@@ -77,6 +105,8 @@ def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(CertwardError)
     async def _certward(request: Request, exc: CertwardError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, _request_id(request.scope))
+
+    api.add_exception_handler(IdempotentReplay, replayed_answer)
 
     @api.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -122,9 +152,59 @@ def _api(runtime: ServerRuntime, metrics: ServiceMetrics) -> FastAPI:
     api.state.runtime = runtime
     api.state.metrics = metrics
     _install_error_handlers(api)
-    for module in (public, cas, certificates, principals, audit, kms_operations, kms, acme_admin):
+    for module in (
+        public,
+        cas,
+        certificates,
+        principals,
+        audit,
+        kms_operations,
+        kms,
+        acme_admin,
+        slots,
+        jobs,
+        events,
+    ):
         api.include_router(module.router)
+    # Redfish is an application of its own: its errors have the Redfish shape.
+    api.mount(REDFISH_PREFIX, create_redfish_app(runtime))
+    _document_errors(api)
     return api
+
+
+def _document_errors(api: FastAPI) -> None:
+    """Make the schema tell the truth about errors: one ErrorBody shape for every one.
+
+    FastAPI documents a 422 HTTPValidationError that certward never sends (bad
+    input is 400 ``input.invalid``; 422 is a policy refusal). Every operation gets
+    ``default: ErrorBody`` instead, and its 422 is an ErrorBody too.
+    """
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        document = build()
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(
+            {name: model for name, model in _ERROR_SCHEMAS.items() if name not in components}
+        )
+        error = {
+            "description": "Error (the same shape for every status)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for methods in document.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {**error, "description": "Refused by policy"}
+                responses["default"] = error
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        api.openapi_schema = document
+        return document
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 class ServiceApp:
@@ -135,6 +215,12 @@ class ServiceApp:
         self.metrics = metrics
         self.api = api
         self.max_body = runtime.settings.max_body_bytes
+        settings = runtime.settings
+        self.limiter = (
+            RateLimiter(rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+            if settings.rate_limit_per_second > 0
+            else None
+        )
         self.fast = FastPath(api, kms_operations.router)  # the hot KMS routes skip FastAPI's stack
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._id_prefix = os.urandom(6).hex() + "-"
@@ -176,6 +262,9 @@ class ServiceApp:
             self._observe(scope["method"], "/acme/{ca}", status, started)
             return
         status_seen: list[int] = []
+        # For an Idempotency-Key request the answer is held back until it is stored:
+        # a client that has the answer must find it stored when it retries.
+        held: list[Message] | None = None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -184,12 +273,27 @@ class ServiceApp:
                 headers.append(_HSTS)
                 message["headers"] = headers
                 status_seen.append(message["status"])
-            await send(message)
+            if held is None:
+                await send(message)
+                return
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                body = b"".join(m.get("body", b"") for m in held[1:])
+                await self._store_answer(scope, request_id, status_seen, body)
+                for kept in held:
+                    await send(kept)
 
         try:
+            if self.limiter is not None:
+                self._check_rate(scope)
             body = await self._checked_body(scope, receive)
+            if _idempotency_claim(scope, body) is not None:
+                held = []
             answer = self.fast.match(scope) or self.api
             await answer(scope, _replay(body, receive), send_with_headers)
+        except RateLimited as exc:
+            retry = ((b"retry-after", exc.retry_after.encode()),)
+            await _send_error(send_with_headers, exc, request_id, retry)
         except CertwardError as exc:
             await _send_error(send_with_headers, exc, request_id)
         route = scope.get("route")
@@ -197,6 +301,27 @@ class ServiceApp:
             "/metrics" if scope["path"] == "/metrics" else "unmatched"
         )
         self._observe(scope["method"], label, status_seen[0] if status_seen else 0, started)
+
+    async def _store_answer(
+        self, scope: Scope, request_id: str, status_seen: list[int], body: bytes
+    ) -> None:
+        # Set by Caller.audited when the request stored its key with a change; routes that
+        # change nothing (or the KMS fast path) never pay for a write here.
+        principal = scope.get("state", {}).get("idempotency_principal")
+        if not status_seen or not 200 <= status_seen[0] < 300 or not isinstance(principal, str):
+            return
+        try:
+            await run_in_threadpool(
+                store_answer,
+                self.runtime.ctx,
+                principal=principal,
+                request_id=request_id,
+                status=status_seen[0],
+                body=body,
+            )
+        except CertwardError as exc:
+            # The change is committed and answered; a retry will get 409 in_progress instead.
+            _log.warning("idempotent answer not stored", request_id=request_id, code=exc.code)
 
     def _observe(self, method: str, route: str, status: int, started: float) -> None:
         # prometheus' labels() costs a lock and a tuple per call: keep the children.
@@ -210,6 +335,19 @@ class ServiceApp:
             self._children[key] = children
         children[0].inc()
         children[1].observe(time.perf_counter() - started)
+
+    def _check_rate(self, scope: Scope) -> None:
+        assert self.limiter is not None
+        caller = client_fingerprint(scope)
+        if caller is None:
+            client = scope.get("client")
+            caller = f"address:{client[0]}" if client else "address:?"
+        wait = self.limiter.acquire(caller)
+        if wait is not None:
+            retry_after = RateLimiter.retry_after(wait)
+            raise RateLimited(
+                f"too many requests from this client; retry in {retry_after} s", retry_after
+            )
 
     def _assign_request_id(self, scope: Scope) -> str:
         given: str | None = None
@@ -266,6 +404,25 @@ class ServiceApp:
         return body
 
 
+_IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _idempotency_claim(scope: Scope, body: bytes) -> IdempotencyClaim | None:
+    """The request's Idempotency-Key with its fingerprint (in scope state), or None."""
+    if scope["method"] not in _IDEMPOTENT_METHODS:
+        return None
+    for name, value in scope.get("headers", ()):
+        if name == b"idempotency-key":
+            key = parse_key(value.decode("latin-1"))
+            fingerprint = request_fingerprint(
+                scope["method"], scope["path"], scope.get("query_string", b""), body
+            )
+            claim = IdempotencyClaim(key=key, fingerprint=fingerprint)
+            scope.setdefault("state", {})["idempotency"] = claim
+            return claim
+    return None
+
+
 def _replay(body: bytes, receive: Receive) -> Receive:
     sent = False
 
@@ -279,7 +436,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(send: Send, exc: CertwardError, request_id: str) -> None:
+async def _send_error(
+    send: Send,
+    exc: CertwardError,
+    request_id: str,
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
     body = json.dumps(
         {"error": {"code": exc.code, "message": exc.message, "request_id": request_id}}
     ).encode()
@@ -287,7 +449,7 @@ async def _send_error(send: Send, exc: CertwardError, request_id: str) -> None:
         {
             "type": "http.response.start",
             "status": exc.status,
-            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+            "headers": [_JSON, (b"content-length", str(len(body)).encode()), *extra_headers],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from certward.access.audit import audit_row, log_event, record_event
 from certward.access.grants import Permission, authorize
+from certward.access.idempotency import IdempotencyClaim, IdempotentReplay, claim_row
 from certward.access.principals import Principal
 from certward.ca.group_commit import TableRow
 from certward.errors import AccessDenied, CertwardError, Unauthenticated
 from certward.server.peercert import client_fingerprint
 from certward.server.runtime import MISSING, ServerRuntime
 
-__all__ = ["Caller", "blocking", "caller", "request_id_of", "runtime_of"]
+__all__ = ["Caller", "blocking", "caller", "replayed_answer", "request_id_of", "runtime_of"]
 
 T = TypeVar("T")
 
@@ -25,6 +26,17 @@ T = TypeVar("T")
 async def blocking(work: Callable[[], T]) -> T:
     """Run ``work`` (database I/O, key generation) in a worker thread: one hop per request."""
     return await run_in_threadpool(work)
+
+
+async def replayed_answer(request: Request, exc: Exception) -> Response:
+    """Exception handler (every app that renders errors installs it): the stored answer again."""
+    assert isinstance(exc, IdempotentReplay)
+    return Response(
+        exc.body,
+        status_code=exc.status,
+        media_type="application/json",
+        headers={"idempotent-replayed": "true"},
+    )
 
 
 def runtime_of(request: Request) -> ServerRuntime:
@@ -47,6 +59,10 @@ class Caller:
     principal: Principal
     request_id: str | None
     runtime: ServerRuntime
+    # The request's Idempotency-Key (checked and fingerprinted by the outer layer), if any,
+    # and the request's state, where a claim is marked for the outer layer to store the answer.
+    idempotency: IdempotencyClaim | None = None
+    state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -100,7 +116,23 @@ class Caller:
         ``work`` receives the audit row to store in its own transaction, so a change
         and its audit record are committed together (or not at all). A refusal is
         recorded on its own with the error code.
+
+        With an Idempotency-Key, a key already used answers as the first request
+        did (see :mod:`certward.access.idempotency`) and ``work`` is not run;
+        a new one is stored with the change.
         """
+        rows: list[TableRow] = []
+        if self.idempotency is not None and self.request_id is not None:
+            rows.append(
+                claim_row(
+                    self.runtime.ctx,
+                    self.idempotency,
+                    principal=self.name,
+                    request_id=self.request_id,
+                )
+            )
+            # Only a request that stored a key has an answer to keep (see ServiceApp).
+            self.state["idempotency_principal"] = self.name
         ok = audit_row(
             self.runtime.ctx,
             principal=self.name,
@@ -111,7 +143,7 @@ class Caller:
             details=details,
         )
         try:
-            result = work([ok])
+            result = work([ok, *rows])
         except CertwardError as exc:
             self._record(action, target, exc.code, details)
             raise
@@ -151,4 +183,12 @@ async def caller(request: Request) -> Caller:
         raise AccessDenied("the client certificate does not belong to any principal")
     if not principal.enabled:
         raise AccessDenied(f"principal {principal.name!r} is disabled")
-    return Caller(principal=principal, request_id=request_id_of(request), runtime=runtime)
+    state = request.scope.setdefault("state", {})
+    claim = state.get("idempotency")
+    return Caller(
+        principal=principal,
+        request_id=request_id_of(request),
+        runtime=runtime,
+        idempotency=claim if isinstance(claim, IdempotencyClaim) else None,
+        state=state,
+    )

@@ -20,6 +20,7 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
+from certward.access.idempotency import purge_expired
 from certward.access.principals import Principal, principal_by_fingerprint
 from certward.ca.authority import ca_chain
 from certward.ca.context import CAContext
@@ -184,6 +185,8 @@ class ServerRuntime:
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             heartbeat(self.ctx, node_id=self.node_id, url=self.url)
             self._last_beat = now
+            # Keys older than a day are forgotten (cheap: an indexed delete).
+            purge_expired(self.ctx)
 
     def _watch(self) -> None:
         while not self._stop.is_set():

@@ -23,6 +23,8 @@ import uvicorn
 
 from certward.ca.context import CAContext
 from certward.ca.publish import republish_all
+from certward.certs.events_delivery import EventDelivery
+from certward.certs.reconcile import reconcile_slots
 from certward.config import ServerSettings, load_settings
 from certward.datadir import initialise_data_dir
 from certward.errors import StorageError
@@ -61,6 +63,8 @@ def prepare(
         repaired = republish_all(ctx)
         if repaired:
             _log.info("published.repaired", cas=repaired)
+        # The same for certificate slots: their files follow the database (issue 5).
+        reconcile_slots(ctx)
     finally:
         ctx.database.dispose()
     os.environ[RUNTIME_ENV_DATA_DIR] = str(data_dir)
@@ -116,10 +120,13 @@ def app_factory() -> ServiceApp:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     runtime.start()
     app = create_app(runtime)
+    # Webhooks and the expiry scan of slot certificates (issue 5): one thread per worker.
+    delivery = EventDelivery.start(runtime.ctx, owner=runtime.node_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         yield
+        delivery.stop()
         runtime.stop()
 
     app.api.router.lifespan_context = lifespan

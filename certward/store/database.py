@@ -9,6 +9,8 @@ the busy timeout instead.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from certward.errors import Conflict, SchemaMismatch, StorageError
+from certward.files import SECRET_FILE_MODE
 
 __all__ = ["Database", "sqlite_url"]
 
@@ -48,6 +51,29 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _private_sqlite_files(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644), and tighten old ones.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they
+    follow. A file of another user is left alone (SQLite reports what it can't open).
+    """
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            info = candidate.stat()
+            if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(candidate, SECRET_FILE_MODE)
+
+
 class Database:
     """One database (SQLite file or PostgreSQL), its engine and its units of work."""
 
@@ -56,6 +82,7 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         try:
             if self.is_sqlite:
+                _private_sqlite_files(url)
                 self.engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
                 _configure_sqlite(self.engine)
             else:

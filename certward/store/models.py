@@ -34,8 +34,13 @@ __all__ = [
     "AcmeOrderRow",
     "Base",
     "CRLRow",
+    "CSRJobRow",
+    "CertEventRow",
+    "CertExpiryNoticeRow",
+    "CertSlotRow",
     "CertificateAuthorityRow",
     "CertificateRow",
+    "EventCursorRow",
     "KdsMasterKeyRow",
     "KdsNodeRow",
     "KmsAliasRow",
@@ -44,6 +49,9 @@ __all__ = [
     "KmsKeyVersionRow",
     "MetaValue",
     "RevocationRow",
+    "SlotCRLRow",
+    "SlotCertificateRow",
+    "SlotPendingKeyRow",
     "UTCDateTime",
 ]
 
@@ -384,3 +392,163 @@ class ServiceNodeRow(Base):
     version: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# -- certificate manager (issue 5, migration 0006) ---------------------------------------
+
+
+class CertSlotRow(Base):
+    """A slot created through the API (slots from certward.toml are not stored)."""
+
+    __tablename__ = "cert_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[str] = mapped_column(Text)  # JSON of SlotSettings
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SlotCertificateRow(Base):
+    """A certificate held by a slot; the slot's files are rendered from these rows."""
+
+    __tablename__ = "slot_certificates"
+    __table_args__ = (UniqueConstraint("slot", "cert_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(128), index=True)
+    cert_id: Mapped[str] = mapped_column(String(64))
+    pem: Mapped[str] = mapped_column(Text)  # the certificate, then the chain sent with it
+    key_record: Mapped[str | None] = mapped_column(String(64), unique=True)
+    key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str] = mapped_column(Text)
+    serial: Mapped[str] = mapped_column(String(128))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    installed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SlotCRLRow(Base):
+    """A CRL installed into a slot's hash directory, at its ``<issuer-hash>.rN`` file."""
+
+    __tablename__ = "slot_crls"
+    __table_args__ = (UniqueConstraint("slot", "file_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(128), index=True)
+    file_name: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(Text)
+    crl_number: Mapped[str | None] = mapped_column(String(64))  # decimal; may exceed 64 bits
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_update: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlotPendingKeyRow(Base):
+    """A private key made for a CSR of a slot, waiting for its certificate (sealed)."""
+
+    __tablename__ = "slot_pending_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[str] = mapped_column(String(128), index=True)
+    job_id: Mapped[str] = mapped_column(String(64), unique=True)
+    record: Mapped[str] = mapped_column(String(64), unique=True)
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CertEventRow(Base):
+    """A change to a slot (installed, replaced, deleted, expiring, crl_updated), in order."""
+
+    __tablename__ = "cert_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    slot: Mapped[str] = mapped_column(String(128))
+    cert_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+# -- certificate manager: CSR jobs and event delivery (issue 5, helper REDFISH) ----------
+
+
+class CSRJobRow(Base):
+    """A CSR generated in the background for a slot (and, optionally, signed and installed)."""
+
+    __tablename__ = "csr_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(128), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # queued, running, succeeded, failed
+    request: Mapped[str] = mapped_column(Text)  # JSON of the fields, no challenge password
+    key_type: Mapped[str] = mapped_column(String(16))
+    sign_with: Mapped[str | None] = mapped_column(String(64))
+    profile: Mapped[str | None] = mapped_column(String(64))
+    csr_pem: Mapped[str | None] = mapped_column(Text)
+    certificate_id: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CertExpiryNoticeRow(Base):
+    """An 'expiring' event already emitted for a slot certificate and threshold (once each)."""
+
+    __tablename__ = "cert_expiry_notices"
+    __table_args__ = (UniqueConstraint("slot", "cert_id", "threshold_days"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[str] = mapped_column(String(128))
+    cert_id: Mapped[str] = mapped_column(String(64))
+    threshold_days: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    noticed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EventCursorRow(Base):
+    """How far a webhook has been handed its events (claimed by one process at a time)."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(128))  # the process holding the lease
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- idempotency keys (issue 8) ------------------------------------------------------------------
+
+
+class IdempotencyRow(Base):
+    """A mutating call made with an ``Idempotency-Key``: stored with the change it made.
+
+    The row is committed in the same transaction as the change (so a retry can
+    never repeat it); the answer is added, sealed, once it has been sent.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("principal", "key", name="uq_idempotency_keys_principal_key"),
+        Index("ix_idempotency_keys_request_id", "request_id"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path, query, body
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -141,20 +141,32 @@ class DroppingListener:
 
     url: str
     accepted: int = 0
+    heads: list[bytes] = field(default_factory=list)  # request heads read (with ``tls``)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self) -> None:
         with self._lock:
             self.accepted += 1
 
+    def header_values(self, name: bytes) -> list[bytes]:
+        """The value of header ``name`` in each request head read, in order."""
+        found = []
+        for head in self.heads:
+            for line in head.split(b"\r\n")[1:]:
+                key, _, value = line.partition(b":")
+                if key.strip().lower() == name:
+                    found.append(value.strip())
+        return found
 
-def _read_request_head(connection: socket.socket) -> None:
+
+def _read_request_head(connection: socket.socket) -> bytes:
     received = b""
     while b"\r\n\r\n" not in received:
         chunk = connection.recv(4096)
         if not chunk:
-            return
+            break
         received += chunk
+    return received.split(b"\r\n\r\n", 1)[0]
 
 
 @contextmanager
@@ -180,7 +192,9 @@ def dropping_listener(tls: ssl.SSLContext | None = None) -> Iterator[DroppingLis
                     connection.settimeout(5)
                     try:
                         with tls.wrap_socket(connection, server_side=True) as secured:
-                            _read_request_head(secured)
+                            head = _read_request_head(secured)
+                            with listener._lock:
+                                listener.heads.append(head)
                     except (ssl.SSLError, OSError):
                         pass  # the client gave up first; the count is what matters
 

@@ -233,10 +233,23 @@ async def test_get_is_retried_after_connection_failures(server: LiveServer) -> N
     assert listener.accepted == 3
 
 
-async def test_post_is_never_retried(server: LiveServer) -> None:
+async def test_post_is_retried_like_a_get(server: LiveServer) -> None:
     with dropping_listener() as listener:
-        async with AsyncClient(listener.url, ca=server.ca_file, retries=5) as client:
+        async with AsyncClient(listener.url, ca=server.ca_file, retries=2) as client:
             with pytest.raises(ServiceUnavailable):
                 await client.create_principal("never", [Grant(Permission.CA_READ)])
 
-    assert listener.accepted == 1
+    assert listener.accepted == 3
+
+
+async def test_a_client_with_several_servers_moves_past_one_that_is_down(
+    server: LiveServer,
+) -> None:
+    with dropping_listener() as down:
+        async with AsyncClient(
+            [down.url, server.url], cert=server.admin_cert, key=server.admin_key, ca=server.ca_file
+        ) as client:
+            identity = await client.whoami()
+
+    assert identity.name == "admin"
+    assert down.accepted == 1

@@ -13,8 +13,6 @@ import itertools
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -22,9 +20,7 @@ import pytest
 from cryptography import x509
 
 from certward.crypto.serials import serial_hex
-from tests.cluster.test_nodes import join_dir
 from tests.server.service import Service, poll_until, running_service
-from tests.support.postgres import postgres_available, postgres_schema
 
 PER_CLIENT = 12
 
@@ -52,29 +48,6 @@ def _crl_serials(service: Service) -> tuple[int, set[str]]:
     crl = x509.load_der_x509_crl(response.content)
     number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     return number, {serial_hex(entry.serial_number) for entry in crl}
-
-
-@pytest.fixture
-def three_nodes(tmp_path: Path) -> Iterator[list[Service]]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-    with (
-        postgres_schema(f"cw_{os.urandom(6).hex()}") as url,
-        ExitStack() as stack,
-    ):
-        first_dir = tmp_path / "node-a"
-        first = stack.enter_context(
-            running_service(first_dir, log=tmp_path / "a.log", database=url)
-        )
-        nodes = [first]
-        for name in ("b", "c"):
-            data_dir = join_dir(first_dir, tmp_path / f"node-{name}")
-            nodes.append(
-                stack.enter_context(
-                    running_service(data_dir, log=tmp_path / f"{name}.log", database=url)
-                )
-            )
-        yield nodes
 
 
 @pytest.mark.pg

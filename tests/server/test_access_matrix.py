@@ -26,6 +26,8 @@ from tests.server.service import Identity, Service, assert_error
 # Routes any principal may call, whatever its grants: asking who you are, random bytes.
 SELF_SERVICE = {("get", "/v1/whoami"), ("post", "/v1/kms/random")}
 MISSING_KEY = "key-00000000-0000-4000-8000-000000000000"
+# Slot paths: the grant is checked before the slot or job is looked up.
+SLOT_PATH = {"kind": "server", "label": "matrix", "cert_id": "0" * 16, "job_id": "0" * 32}
 PUBLIC_CA_FILES = ("ca.crt", "chain.pem", "crl", "crl.pem")
 
 
@@ -74,6 +76,11 @@ def example_field(field: str) -> Any:
         "encrypted_key_material": "AAAA",
         # ACME administration
         "principal": f"matrix-{unique}",
+        # certificate slots (the grant is checked before the directory is touched)
+        "directory": f"/nonexistent/matrix-{unique}",
+        "kind": "server",
+        "certificate_pem": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+        "crl_pem": "-----BEGIN X509 CRL-----\n-----END X509 CRL-----\n",
     }
     assert field in examples, f"no example value for the required request field {field!r}"
     return examples[field]
@@ -148,11 +155,17 @@ def path_values(service: Service) -> dict[str, dict[str, str]]:
         serial = api.get("/v1/certificates", params={"limit": 1}).json()["items"][0]["serial"]
         key = api.post("/v1/kms/keys", json={"spec": "EC_P256", "usage": "SIGN_VERIFY"})
     return {
-        "existing": {"name": "issuing", "serial": serial, "key_ref": key.json()["key_id"]},
+        "existing": {
+            "name": "issuing",
+            "serial": serial,
+            "key_ref": key.json()["key_id"],
+            **SLOT_PATH,
+        },
         "missing": {
             "name": f"nothing-{uuid.uuid4().hex[:6]}",
             "serial": "7f" + "0" * 30,
             "key_ref": MISSING_KEY,
+            **SLOT_PATH,
         },
     }
 

@@ -20,12 +20,18 @@ TABLES = {
     "acme_challenges",
     "acme_eab_keys",
     "acme_nonces",
+    "idempotency_keys",
     "acme_orders",
     "alembic_version",
     "audit_events",
     "cas",
+    "cert_events",
+    "cert_expiry_notices",
+    "cert_slots",
     "certificates",
     "crls",
+    "csr_jobs",
+    "event_cursors",
     "kds_master_keys",
     "kds_nodes",
     "kms_aliases",
@@ -36,6 +42,9 @@ TABLES = {
     "principals",
     "revocations",
     "service_nodes",
+    "slot_certificates",
+    "slot_crls",
+    "slot_pending_keys",
 }
 
 

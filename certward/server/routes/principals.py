@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
 
 from certward.access.grants import Grant, Permission
 from certward.access.principals import (
@@ -88,12 +88,21 @@ async def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
 
 
 @router.get("/v1/principals", response_model=list[PrincipalOut])
-async def list_(who: Who) -> list[PrincipalOut]:
-    """Every principal."""
+async def list_(
+    who: Who,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[PrincipalOut]:
+    """Principals by name, at most ``limit`` (1000) after ``after``; more: ``X-Next-After``."""
 
     def work() -> list[PrincipalOut]:
         who.require(Permission.ADMIN)
-        return [_principal_out(p) for p in list_principals(who.runtime.ctx)]
+        found = list_principals(who.runtime.ctx, limit=limit + 1, after=after)
+        if len(found) > limit:
+            found = found[:limit]
+            response.headers["X-Next-After"] = found[-1].name
+        return [_principal_out(p) for p in found]
 
     return await blocking(work)
 
