@@ -19,10 +19,10 @@ from typing import Any, cast
 
 import structlog
 from sqlalchemy import Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from certward.errors import StorageError
+from certward.errors import Conflict, StorageError
 from certward.store.database import Database
 from certward.store.models import CertificateRow
 
@@ -64,7 +64,8 @@ class GroupCommitWriter:
         """Queue ``rows`` (stored together, in one transaction); the future ends with the commit.
 
         It never blocks: an event loop awaits ``asyncio.wrap_future(writer.submit(rows))``.
-        The future's exception is a StorageError when the rows could not be stored.
+        The future's exception is a StorageError when the rows could not be stored, a
+        Conflict when they break a constraint (e.g. an Idempotency-Key stored meanwhile).
         """
         pending = _Pending(rows)
         with self._wake:
@@ -109,7 +110,9 @@ class GroupCommitWriter:
                 return
             _log.warning("certificate.store_failed", error=type(exc).__name__)
             batch[0].done.set_exception(
-                StorageError(f"the record could not be stored: {type(exc).__name__}")
+                Conflict("the change conflicts with data already stored")
+                if isinstance(exc, IntegrityError)
+                else StorageError(f"the record could not be stored: {type(exc).__name__}")
             )
             return
         for pending in batch:

@@ -34,14 +34,18 @@ T = TypeVar("T")
 
 
 def lock_slot(session: Session, slot: str) -> None:
-    """Serialise changes to ``slot`` until ``session`` ends (PostgreSQL advisory lock).
+    """Serialise changes to ``slot`` until ``session`` ends.
 
-    On SQLite every write transaction already excludes the others.
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: a write transaction
+    (``BEGIN IMMEDIATE``) excludes the others; it is started here, so the lock is
+    held from now on even before the first write.
     """
     if session.get_bind().dialect.name == "postgresql":
         digest = hashlib.sha256(f"certward-slot:{slot}".encode()).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        session.execute(text("SELECT 1"))
 
 
 def publish_from_database(ctx: CAContext, session: Session, spec: SlotSpec) -> DirectorySnapshot:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.errors import InvalidInput
 from certward.store.models import CertEventRow
+from certward.store.notify import notify_change
 
 __all__ = [
     "MAX_EVENTS_PAGE",
@@ -28,6 +29,7 @@ __all__ = [
     "EventKind",
     "events_after",
     "lock_events",
+    "newest_file_change",
     "record_event",
 ]
 
@@ -64,7 +66,11 @@ def record_event(
     at: datetime,
     details: dict[str, Any] | None = None,
 ) -> int:
-    """Add an event row to ``session``'s transaction; returns its id. No secrets in details."""
+    """Add an event row to ``session``'s transaction; returns its id. No secrets in details.
+
+    Other nodes are told at commit (a change notice): they re-render their own copy
+    of the slot's files (see ``ServerRuntime``).
+    """
     lock_events(session)
     row = CertEventRow(
         kind=kind.value,
@@ -75,7 +81,18 @@ def record_event(
     )
     session.add(row)
     session.flush()
+    if kind is not EventKind.EXPIRING:
+        notify_change(session, f"slot:{slot}")
     return row.id
+
+
+def newest_file_change(ctx: CAContext) -> int | None:
+    """The id of the newest event that changed a slot's files (None: no such event)."""
+    with ctx.database.read() as session:
+        newest: int | None = session.scalar(
+            select(func.max(CertEventRow.id)).where(CertEventRow.kind != EventKind.EXPIRING.value)
+        )
+    return newest
 
 
 def lock_events(session: Session) -> None:

@@ -1,4 +1,7 @@
-"""At start: make every slot's files match the database again (the database is the truth).
+"""Make every slot's files match the database again (the database is the truth).
+
+Runs at ``serve`` start and whenever the node sees a slot change (its own or
+another node's, see ``ServerRuntime``).
 
 A crash between a file swap and its commit, or a hand edit, leaves a slot's
 directory out of step with its rows. For each slot the files are rendered from
@@ -41,9 +44,11 @@ def reconcile_slots(ctx: CAContext) -> list[SlotRepair]:
     repairs: list[SlotRepair] = []
     for spec in list_slots(ctx):
         try:
-            remove_stale_temporaries(spec)
             with ctx.database.transaction() as session:
+                # Under the slot's lock: only its holder stages files, so what is left
+                # over is a crash's, never a running change's.
                 lock_slot(session, spec.name)
+                remove_stale_temporaries(spec)
                 snapshot = publish_from_database(ctx, session, spec)
             outcome = "republished" if snapshot.changed else "unchanged"
             if snapshot.changed:

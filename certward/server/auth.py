@@ -14,7 +14,7 @@ from certward.access.grants import Permission, authorize
 from certward.access.idempotency import IdempotencyClaim, IdempotentReplay, claim_row
 from certward.access.principals import Principal
 from certward.ca.group_commit import TableRow
-from certward.errors import AccessDenied, CertwardError, Unauthenticated
+from certward.errors import AccessDenied, CertwardError, Conflict, Unauthenticated
 from certward.server.peercert import client_fingerprint
 from certward.server.runtime import MISSING, ServerRuntime
 
@@ -143,12 +143,28 @@ class Caller:
             details=details,
         )
         try:
-            result = work([ok, *rows])
+            try:
+                result = work([ok, *rows])
+            except Conflict:
+                self._lost_key_race()
+                raise
         except CertwardError as exc:
             self._record(action, target, exc.code, details)
             raise
         log_event(ok)
         return result
+
+    def _lost_key_race(self) -> None:
+        """After a conflict: if another attempt with our key committed first, say so.
+
+        Two first attempts with one key (a client retrying on another node while its
+        first attempt still runs) race on the key's unique row; the loser answers as a
+        retry would (the stored answer, or 409 idempotency.in_progress).
+        """
+        if self.idempotency is not None and self.request_id is not None:
+            claim_row(
+                self.runtime.ctx, self.idempotency, principal=self.name, request_id=self.request_id
+            )
 
     def _record(
         self, action: str, target: str | None, result: str, details: dict[str, Any] | None

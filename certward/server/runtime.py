@@ -5,6 +5,10 @@ app, so both ask :func:`get_runtime`, which builds it once per process). A
 watcher thread polls the database for new CRLs (and the optional CRL hash dir
 for new files) and swaps a fresh TLS context in, so a revocation reaches every
 worker within one poll interval; a revocation made by this process swaps at once.
+
+The same watcher keeps this node's copy of the certificate slots in step: when
+another node changed a slot (a newer slot event in the database), every slot's
+files here are re-rendered from the database and its service reloaded.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from certward.ca.context import CAContext
 from certward.ca.crl import latest_crl
 from certward.ca.group_commit import GroupCommitWriter
 from certward.ca.publish import republish_all
+from certward.certs.events import newest_file_change
+from certward.certs.reconcile import reconcile_slots
 from certward.config import ServerSettings
 from certward.crypto.formats import load_crl
 from certward.datadir import open_data_dir
@@ -82,6 +88,7 @@ class ServerRuntime:
         self.data_dir = data_dir
         self.settings: ServerSettings = ctx.settings.service
         self._crl_state = self._observed_state()
+        self._slot_state = newest_file_change(ctx)
         self.tls = ReloadableTLS(self.tls_material())
         self._principals: dict[str, _CachedPrincipal] = {}
         self._stop = threading.Event()
@@ -201,6 +208,7 @@ class ServerRuntime:
                     self.reload_tls()
                     # Keep this node's published/ files (CRLs, chains) in step too.
                     republish_all(self.ctx)
+                self._follow_slot_changes()
                 self._beat()
                 self.healthy = True
             except CertwardError as exc:
@@ -210,6 +218,13 @@ class ServerRuntime:
                 self.healthy = False
                 _log.warning("tls.watch_failed", error=type(exc).__name__)
             self.health_checked = time.monotonic()
+
+    def _follow_slot_changes(self) -> None:
+        """Re-render this node's slot files when a slot changed (here or on another node)."""
+        newest = newest_file_change(self.ctx)
+        if newest != self._slot_state:
+            reconcile_slots(self.ctx)
+            self._slot_state = newest
 
     def start(self) -> None:
         """Register this node and start the revocation watcher (once)."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cluster.nodes import join_dir
 from tests.server.service import (
     CERTWARD,
     Refusal,
@@ -23,31 +23,9 @@ from tests.server.service import (
     poll_until,
     running_service,
 )
-from tests.support.postgres import postgres_available, postgres_schema
 
 pytestmark = pytest.mark.pg
 PROPAGATION_LIMIT = 30.0  # generous for a loaded CI machine; the bench measures the real delay
-
-
-@pytest.fixture
-def cluster_url() -> Iterator[str]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 does not answer")
-    with postgres_schema(f"cw_{uuid.uuid4().hex[:12]}") as url:
-        yield url
-
-
-def join_dir(first: Path, target: Path) -> Path:
-    """A data dir for a new node: a copy of the first node's keys and config.
-
-    The admin bundle is copied too, only so that the test helpers find the CA
-    certificate and the admin identity where they look for them.
-    """
-    target.mkdir(mode=0o700)
-    shutil.copytree(first / "keys", target / "keys")
-    shutil.copy2(first / "certward.toml", target / "certward.toml")
-    shutil.copytree(first / "admin", target / "admin")
-    return target
 
 
 @pytest.fixture

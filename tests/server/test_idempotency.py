@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -132,3 +134,25 @@ def test_a_call_that_changes_nothing_stores_no_key(service: Service) -> None:
 
     assert signed.status_code == 200, signed.text
     assert count == 0
+
+
+def test_concurrent_first_attempts_with_one_key_issue_once_and_answer_as_retries(
+    service: Service,
+) -> None:
+    name, key = f"race-{uuid.uuid4().hex[:8]}", _key()
+    barrier = threading.Barrier(8)
+
+    def attempt() -> httpx.Response:
+        with service.client() as api:
+            barrier.wait()
+            return _issue(api, name, key)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: attempt(), range(8)))
+
+    issued = [a for a in answers if a.status_code == 201]
+    assert {a.json()["serial"] for a in issued} == {issued[0].json()["serial"]}
+    for answer in answers:
+        if answer.status_code != 201:  # the answer was not stored yet: never a second issue
+            assert_error(answer, 409, "idempotency.in_progress")
+    assert _certificates_named(service, name) == 1
