@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= certward-data
 
-.PHONY: setup system-deps serve test lint typecheck bench bench-quick clean
+.PHONY: setup system-deps serve test lint typecheck bench bench-quick screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: setup
 
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick
+
+## screenshots: every web console page, seeded, in Debian's chromium -> docs/screenshots/*.png
+screenshots: setup
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

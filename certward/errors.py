@@ -36,6 +36,7 @@ Entry points render these in one place each; messages never carry secrets.
     ├── FilePermissionError          file.permission          400 / exit 8
     ├── Unauthenticated              auth.required            401 / exit 9 (no client certificate)
     ├── AccessDenied                 auth.forbidden           403 / exit 9 (no grant for this)
+    │   └── CSRFRefused              console.csrf             (a console form without a valid token)
     ├── KmsError                     (KMS: see the classes below)
     │   ├── KmsKeyNotFound           kms.key_not_found        404 / exit 3
     │   ├── KmsAliasExists           kms.alias_exists         409 / exit 4
@@ -92,6 +93,7 @@ __all__ = [
     "AlreadyRevoked",
     "CAExists",
     "CANotFound",
+    "CSRFRefused",
     "CSRJobNotFound",
     "CSRSignatureInvalid",
     "CertificateKeyMismatch",
@@ -324,6 +326,12 @@ class AccessDenied(CertwardError):
     code = "auth.forbidden"
     status = 403
     exit_code = 9
+
+
+class CSRFRefused(AccessDenied):
+    """A web console form post without a valid CSRF token, or sent from another site."""
+
+    code = "console.csrf"
 
 
 class KmsError(CertwardError):

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages certward's tests drive (real openssl, curl and nginx),
+# Installs the Debian packages certward's tests drive (real openssl, curl, nginx and, for the
+# web console's browser tests and screenshots, chromium),
 # only when they are missing. Needs root or password-less sudo on a fresh machine.
 set -euo pipefail
 needed=()
 command -v openssl >/dev/null 2>&1 || needed+=(openssl)
 command -v curl >/dev/null 2>&1 || needed+=(curl)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || needed+=(nginx)
+# Playwright drives this binary (executable_path); its own browser download is never used.
+[ -x /usr/bin/chromium ] || needed+=(chromium)
 if [ ${#needed[@]} -eq 0 ]; then
     exit 0
 fi

@@ -10,6 +10,7 @@ after the commit holding its rows.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -57,6 +58,7 @@ class GroupCommitWriter:
         self._queue: deque[_Pending] = deque()
         self._wake = threading.Condition()
         self._closed = False
+        self._held: Connection | None = None
         self._thread = threading.Thread(target=self._run, name="certward-group-commit", daemon=True)
         self._thread.start()
 
@@ -95,14 +97,42 @@ class GroupCommitWriter:
             count = min(len(self._queue), self._max_batch)
             return [self._queue.popleft() for _ in range(count)]
 
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept between batches (a pool checkout and its
+        reset cost more than a small batch's inserts); made again after a failure."""
+        if self._held is None:
+            self._held = self._database.engine.connect()
+        return self._held
+
+    def _drop_connection(self) -> None:
+        if self._held is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                self._held.invalidate()
+            with contextlib.suppress(SQLAlchemyError):
+                self._held.close()
+            self._held = None
+
+    def _insert(self, batch: list[_Pending]) -> None:
+        connection = self._connection()
+        with connection.begin():
+            flat = [table_row for pending in batch for table_row in pending.rows]
+            for table in dict.fromkeys(table for table, _ in flat):
+                rows = [row for row_table, row in flat if row_table is table]
+                connection.execute(table.insert(), rows)
+
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self._database.engine.begin() as connection:
-                flat = [table_row for pending in batch for table_row in pending.rows]
-                for table in dict.fromkeys(table for table, _ in flat):
-                    rows = [row for row_table, row in flat if row_table is table]
-                    connection.execute(table.insert(), rows)
+            try:
+                self._insert(batch)
+            except IntegrityError:
+                raise
+            except SQLAlchemyError:
+                # The kept connection may have died with its server: once more on a new one.
+                self._drop_connection()
+                self._insert(batch)
         except SQLAlchemyError as exc:
+            if not isinstance(exc, IntegrityError):
+                self._drop_connection()
             if len(batch) > 1:
                 # One bad row must not fail its neighbours: retry them one by one.
                 for pending in batch:
@@ -119,5 +149,11 @@ class GroupCommitWriter:
             pending.done.set_result(None)
 
     def _run(self) -> None:
-        while (batch := self._take()) is not None:
-            self._commit(batch)
+        try:
+            while (batch := self._take()) is not None:
+                self._commit(batch)
+        finally:
+            if self._held is not None:
+                with contextlib.suppress(SQLAlchemyError):
+                    self._held.close()
+                self._held = None

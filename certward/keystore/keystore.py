@@ -34,7 +34,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import structlog
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from certward.errors import DecryptionFailed
 from certward.keystore.envelope import (
@@ -53,6 +55,7 @@ from certward.keystore.master_key_file import (
 __all__ = ["Keystore"]
 
 _log = structlog.get_logger()
+_DERIVE_LABEL = b"certward keystore derived secret\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,31 @@ class Keystore:
             new_master_key_id=ring.primary_id,
             new_master=ring.primary,
         )
+
+    def derive_secret(self, purpose: str, *, key_id: int | None = None) -> bytes:
+        """A 32-byte secret for ``purpose``, derived (HKDF-SHA256) from a master key.
+
+        Every process holding the same master keys derives the same secret, so the
+        nodes of a cluster agree on it without sharing any state; different purposes
+        give unrelated secrets, and the master key itself is never used directly.
+
+        Args:
+            purpose: what the secret is for (e.g. ``"console.csrf"``); part of the HKDF info.
+            key_id: the master key to derive from (default: the primary one);
+                :class:`~certward.errors.DecryptionFailed` when this keystore does not hold it.
+        """
+        key_set = self._ring.key_set
+        wanted = key_set.primary_id if key_id is None else key_id
+        master = next((key for key in key_set.keys if key.key_id == wanted), None)
+        if master is None:
+            raise DecryptionFailed(f"master key {wanted} is not held by this keystore")
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=_DERIVE_LABEL + purpose.encode(),
+        )
+        return hkdf.derive(master.secret)
 
     def add_master_key(self) -> int:
         """Generate a new master key, make it primary, keep the old ones; return its id.

@@ -22,7 +22,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certward import __version__
@@ -36,6 +35,7 @@ from certward.access.idempotency import (
 from certward.ca.ocsp import OCSPResponder
 from certward.errors import CertwardError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from certward.server.auth import replayed_answer
+from certward.server.console import CONSOLE_PREFIX, create_console_app
 from certward.server.lean_route import FastPath
 from certward.server.limits import RateLimiter
 from certward.server.metrics import ServiceMetrics
@@ -58,6 +58,7 @@ from certward.server.routes.ocsp import OCSP_PREFIX, OCSPApp
 from certward.server.routes.redfish import REDFISH_PREFIX, create_redfish_app
 from certward.server.runtime import ServerRuntime
 from certward.server.schemas import ErrorDetail
+from certward.server.worker_threads import blocking
 
 __all__ = ["ServiceApp", "create_app", "error_response"]
 
@@ -71,6 +72,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The web console's form posts (the only bodies that are not JSON).
+_FORM_TYPES = frozenset({b"application/x-www-form-urlencoded", b"multipart/form-data"})
 _HEALTHY = b'{"status":"healthy"}'
 _UNHEALTHY = b'{"status":"unhealthy"}'
 _HEALTHY_HEADERS = (_JSON, (b"content-length", str(len(_HEALTHY)).encode()), _HSTS)
@@ -152,6 +155,7 @@ def _api(runtime: ServerRuntime, metrics: ServiceMetrics) -> FastAPI:
     api.state.runtime = runtime
     api.state.metrics = metrics
     _install_error_handlers(api)
+    api.include_router(certificates.hot_router)
     for module in (
         public,
         cas,
@@ -168,6 +172,8 @@ def _api(runtime: ServerRuntime, metrics: ServiceMetrics) -> FastAPI:
         api.include_router(module.router)
     # Redfish is an application of its own: its errors have the Redfish shape.
     api.mount(REDFISH_PREFIX, create_redfish_app(runtime))
+    # The web console: HTML pages and form posts (a sub-app: not in the API's schema).
+    api.mount(CONSOLE_PREFIX, create_console_app(runtime))
     _document_errors(api)
     return api
 
@@ -221,7 +227,8 @@ class ServiceApp:
             if settings.rate_limit_per_second > 0
             else None
         )
-        self.fast = FastPath(api, kms_operations.router)  # the hot KMS routes skip FastAPI's stack
+        # The hot KMS and issuance routes skip FastAPI's stack.
+        self.fast = FastPath(api, kms_operations.router, certificates.hot_router)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._id_prefix = os.urandom(6).hex() + "-"
         self.ocsp = OCSPApp(
@@ -311,7 +318,7 @@ class ServiceApp:
         if not status_seen or not 200 <= status_seen[0] < 300 or not isinstance(principal, str):
             return
         try:
-            await run_in_threadpool(
+            await blocking(
                 store_answer,
                 self.runtime.ctx,
                 principal=principal,
@@ -400,7 +407,9 @@ class ServiceApp:
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if body and content_type != b"application/json":
-            raise UnsupportedMediaType("request bodies must be application/json")
+            console = scope["path"].startswith(CONSOLE_PREFIX + "/")
+            if not (console and content_type in _FORM_TYPES):
+                raise UnsupportedMediaType("request bodies must be application/json")
         return body
 
 

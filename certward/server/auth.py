@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from certward.access.audit import audit_row, log_event, record_event
 from certward.access.grants import Permission, authorize
@@ -17,15 +16,11 @@ from certward.ca.group_commit import TableRow
 from certward.errors import AccessDenied, CertwardError, Conflict, Unauthenticated
 from certward.server.peercert import client_fingerprint
 from certward.server.runtime import MISSING, ServerRuntime
+from certward.server.worker_threads import blocking
 
 __all__ = ["Caller", "blocking", "caller", "replayed_answer", "request_id_of", "runtime_of"]
 
 T = TypeVar("T")
-
-
-async def blocking(work: Callable[[], T]) -> T:
-    """Run ``work`` (database I/O, key generation) in a worker thread: one hop per request."""
-    return await run_in_threadpool(work)
 
 
 async def replayed_answer(request: Request, exc: Exception) -> Response:
@@ -193,7 +188,7 @@ async def caller(request: Request) -> Caller:
     runtime = runtime_of(request)
     principal = runtime.cached_principal(fingerprint)
     if principal is MISSING:
-        principal = await run_in_threadpool(runtime.principal, fingerprint)
+        principal = await blocking(runtime.principal, fingerprint)
     assert principal is None or isinstance(principal, Principal)
     if principal is None:
         raise AccessDenied("the client certificate does not belong to any principal")

@@ -9,6 +9,7 @@ the busy timeout instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 from collections.abc import Iterator
@@ -93,9 +94,9 @@ class Database:
             ) from None
         self._reader = self.engine.execution_options(certward_write=False)
 
-    @property
+    @functools.cached_property
     def safe_url(self) -> str:
-        """The URL without a password, for messages and logs."""
+        """The URL without a password, for messages and logs (worked out once)."""
         from sqlalchemy.engine import make_url
 
         try:

@@ -12,6 +12,10 @@ does not know fails :func:`test_every_route_of_the_api_is_in_the_matrix`, so a n
 route needs one row here (the lead adds them for slots, jobs, events and Redfish
 as they land). Escalation attempts (a principal making a principal, an access
 point using another key, an issuer picking another CA or profile) are below.
+
+The web console (``/ui``, HTML pages and form posts) is a separate app outside the
+schema; its routes are walked by tests/server/console/test_access_matrix.py, with the
+same principals and the same refusals rendered as HTML pages.
 """
 
 from __future__ import annotations
@@ -412,6 +416,12 @@ def test_every_route_of_the_api_is_in_the_matrix(openapi: dict[str, Any]) -> Non
 
     assert routes - normalised == set(), "routes without a row in MATRIX (add one)"
     assert len(MATRIX) == len(table)
+
+
+def test_the_console_is_outside_the_schema_and_walked_by_its_own_matrix(
+    openapi: dict[str, Any],
+) -> None:
+    assert not [path for path in openapi["paths"] if path == "/ui" or path.startswith("/ui/")]
 
 
 def _template(path: str, openapi: dict[str, Any]) -> str:

@@ -21,7 +21,6 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
-from starlette.concurrency import run_in_threadpool
 
 from certward.access.audit import audit_row, log_event
 from certward.acme.accounts import (
@@ -65,6 +64,7 @@ from certward.errors import (
     ProfileNotFound,
 )
 from certward.server.runtime import ServerRuntime
+from certward.server.worker_threads import blocking
 
 __all__ = ["ACME_PREFIX", "AcmeApp"]
 
@@ -164,11 +164,11 @@ class AcmeApp:
         else:
             try:
                 if too_large:
-                    answer = await run_in_threadpool(
+                    answer = await blocking(
                         self._problem, call, AcmeMalformed("the request body is too large"), 413
                     )
                 else:
-                    answer = await run_in_threadpool(self._answer, call)
+                    answer = await blocking(self._answer, call)
             except Exception as exc:  # even a nonce could not be stored (database down)
                 _log.error("acme.unavailable", error=type(exc).__name__)
                 problem = AcmeServerInternal("the service cannot answer now; try again later")

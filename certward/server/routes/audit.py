@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from certward.access.audit import query_events
-from certward.access.grants import Permission
 from certward.server.auth import Caller, blocking, caller
+from certward.server.ca_calls import read_audit_as
 from certward.server.schemas import AuditEventOut, AuditPageOut
 
 __all__ = ["router"]
@@ -32,9 +31,8 @@ async def list_(
     """Audit events, newest first."""
 
     def work() -> AuditPageOut:
-        who.require(Permission.AUDIT_READ)
-        page = query_events(
-            who.runtime.ctx,
+        page = read_audit_as(
+            who,
             principal=principal,
             action=action,
             target=target,

@@ -6,13 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from certward.access.grants import Permission, is_allowed
-from certward.ca.authority import CAInfo, create_ca, get_ca, list_cas
-from certward.ca.crl import publish_crl
-from certward.ca.extensions import NameConstraintSpec
-from certward.crypto.keys import KeyType
-from certward.crypto.names import parse_subtrees
+from certward.ca.authority import CAInfo
 from certward.server.auth import Caller, blocking, caller
+from certward.server.ca_calls import create_ca_as, publish_crl_as, read_ca_as, readable_cas
 from certward.server.schemas import CACreate, CAOut, CRLOut, CRLPublishIn
 
 __all__ = ["ca_out", "router"]
@@ -41,13 +37,7 @@ async def list_(who: Who) -> list[CAOut]:
     """Every CA the caller may read."""
 
     def work() -> list[CAOut]:
-        who.require(Permission.CA_READ)  # some ca.read grant at all, else 403
-        readable = [
-            info
-            for info in list_cas(who.runtime.ctx)
-            if is_allowed(who.principal.grants, Permission.CA_READ, resource=info.name)
-        ]
-        return [ca_out(info) for info in readable]
+        return [ca_out(info) for info in readable_cas(who)]
 
     return await blocking(work)
 
@@ -57,27 +47,16 @@ async def create(body: CACreate, who: Who) -> CAOut:
     """Create a root CA, or an intermediate under ``parent`` (admin only)."""
 
     def work() -> CAOut:
-        who.require_for("ca.create", body.name, Permission.ADMIN)
-        constraints = None
-        if body.permitted or body.excluded:
-            constraints = NameConstraintSpec(
-                permitted=parse_subtrees(body.permitted), excluded=parse_subtrees(body.excluded)
-            )
-        info = who.audited(
-            "ca.create",
-            body.name,
-            lambda audit: create_ca(
-                who.runtime.ctx,
-                name=body.name,
-                subject=body.subject,
-                parent=body.parent,
-                key_type=KeyType.parse(body.key_type),
-                days=body.days,
-                path_length=body.path_length,
-                name_constraints=constraints,
-                extra_rows=audit,
-            ),
-            details={"parent": body.parent, "key_type": body.key_type},
+        info = create_ca_as(
+            who,
+            name=body.name,
+            subject=body.subject,
+            parent=body.parent,
+            key_type=body.key_type,
+            days=body.days,
+            path_length=body.path_length,
+            permitted=body.permitted,
+            excluded=body.excluded,
         )
         return ca_out(info)
 
@@ -89,8 +68,7 @@ async def get(name: str, who: Who) -> CAOut:
     """One CA."""
 
     def work() -> CAOut:
-        who.require(Permission.CA_READ, resource=name)
-        return ca_out(get_ca(who.runtime.ctx, name))
+        return ca_out(read_ca_as(who, name))
 
     return await blocking(work)
 
@@ -101,13 +79,7 @@ async def publish(name: str, who: Who, body: CRLPublishIn | None = None) -> CRLO
     days = body.days if body is not None else None
 
     def work() -> CRLOut:
-        who.require_for("crl.publish", name, Permission.CA_REVOKE, resource=name)
-        crl = who.audited(
-            "crl.publish",
-            name,
-            lambda audit: publish_crl(who.runtime.ctx, name, days=days, extra_rows=audit),
-        )
-        who.runtime.reload_tls()
+        crl = publish_crl_as(who, name, days=days)
         return CRLOut(
             ca=crl.ca_name,
             crl_number=crl.number,

@@ -14,17 +14,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from certward.access.grants import Permission
-from certward.certs.csr import csr_request_from_fields
-from certward.certs.jobs import CSRJob, get_job, submit_csr_job
+from certward.certs.jobs import CSRJob
 from certward.server.auth import Caller, blocking, caller
+from certward.server.slot_calls import read_csr_job_as, submit_csr_as
 
 __all__ = ["CSRIn", "JobOut", "router"]
 
 router = APIRouter(tags=["slots"])
 Who = Annotated[Caller, Depends(caller)]
-# The profile a job signs with when none is named (as certs.jobs chooses).
-_DEFAULT_PROFILES = {"server": "server", "client": "client"}
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
@@ -107,32 +104,8 @@ async def create_csr(kind: str, label: str, body: CSRIn, who: Who) -> JobOut:
     slot = f"{kind}/{label}"
 
     def work() -> JobOut:
-        who.require_for("slot.csr", slot, Permission.CERTS_MANAGE, resource=slot)
         fields = body.model_dump(exclude={"sign_with", "profile"}, exclude_none=True)
-        request = csr_request_from_fields(fields)
-        if body.sign_with is not None:
-            # Signing is issuing: the caller needs ca.issue on that CA and profile as well.
-            who.require_for(
-                "slot.csr",
-                slot,
-                Permission.CA_ISSUE,
-                resource=body.sign_with,
-                profile=body.profile or _DEFAULT_PROFILES.get(kind),
-            )
-        job = who.audited(
-            "slot.csr",
-            slot,
-            lambda audit: submit_csr_job(
-                who.runtime.ctx,
-                slot,
-                request,
-                actor=who.name,
-                sign_with=body.sign_with,
-                profile=body.profile,
-                extra_rows=audit,
-            ),
-            details={"key_type": request.key_type.value, "sign_with": body.sign_with},
-        )
+        job = submit_csr_as(who, slot, fields, sign_with=body.sign_with, profile=body.profile)
         return job_out(job)
 
     return await blocking(work)
@@ -140,13 +113,9 @@ async def create_csr(kind: str, label: str, body: CSRIn, who: Who) -> JobOut:
 
 @router.get("/v1/jobs/{job_id}", response_model=JobOut)
 async def read_job(job_id: JobId, who: Who) -> JobOut:
-    """A CSR job: its state and, once made, the CSR."""
-    # Some certs.manage grant before the lookup: without one, 403 whether or not the job exists.
-    who.require(Permission.CERTS_MANAGE)
+    """A CSR job: its state and, once made, the CSR (403 without certs.manage, job or not)."""
 
     def work() -> JobOut:
-        job = get_job(who.runtime.ctx, job_id)
-        who.require(Permission.CERTS_MANAGE, resource=job.slot)
-        return job_out(job)
+        return job_out(read_csr_job_as(who, job_id))
 
     return await blocking(work)

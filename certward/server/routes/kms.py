@@ -7,33 +7,33 @@ The crypto operations are in :mod:`certward.server.routes.kms_operations`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from certward.access.grants import Permission, is_allowed
-from certward.ca.group_commit import TableRow
-from certward.errors import AccessDenied, KmsKeyNotFound
+from certward.access.grants import Permission
 from certward.kms import operations
-from certward.kms.access_points import create_access_point
 from certward.kms.aliases import create_alias, delete_alias
 from certward.kms.byok import get_import_parameters, import_key_material, import_public_key
-from certward.kms.keys import KeyInfo, create_key, describe_key, list_keys, new_key_id
-from certward.kms.lifecycle import (
-    UNSET,
-    cancel_key_deletion,
-    disable_key,
-    enable_key,
-    schedule_key_deletion,
-    update_key_settings,
-)
-from certward.kms.permissions import authorize_key, may_use_key
-from certward.kms.rotation import rotate_key
+from certward.kms.keys import KeyInfo, list_keys, new_key_id
+from certward.kms.lifecycle import UNSET, update_key_settings
 from certward.kms.specs import KeyOrigin
-from certward.kms.usage import key_events
 from certward.server.auth import Caller, blocking, caller
 from certward.server.key_use import from_b64, use_key
+from certward.server.kms_key_calls import (
+    KeyChange,
+    cancel_key_deletion_as,
+    create_access_point_as,
+    create_key_as,
+    describe_key_as,
+    disable_key_as,
+    enable_key_as,
+    key_events_as,
+    manage_key_as,
+    managed_key,
+    rotate_key_as,
+    schedule_key_deletion_as,
+)
 from certward.server.kms_schemas import (
     AccessPointIn,
     AccessPointOut,
@@ -61,7 +61,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/kms", tags=["kms"])
 Who = Annotated[Caller, Depends(caller)]
-KeyChange = Callable[[str, Sequence[TableRow]], KeyInfo]
 
 
 def _info_fields(info: KeyInfo) -> dict[str, Any]:
@@ -90,37 +89,13 @@ def _key_out(info: KeyInfo, who: Caller) -> KeyOut:
     return KeyOut(**_info_fields(info), request_id=who.request_id)
 
 
-def _managed_key(who: Caller, ref: str, action: str) -> KeyInfo:
-    """The key of ``ref`` if ``who`` may manage it; refusals are audited (worker thread)."""
-    who.require_for(action, ref, Permission.KMS_MANAGE)  # no grant at all: 403 before lookup
-    try:
-        info = describe_key(who.runtime.ctx, ref)
-    except KmsKeyNotFound:
-        if not may_use_key(who.principal.grants, Permission.KMS_MANAGE, (ref,)):
-            who.require_for(action, ref, Permission.KMS_MANAGE, resource=ref)
-        raise
-    if not may_use_key(who.principal.grants, Permission.KMS_MANAGE, (info.key_id, *info.aliases)):
-        who.require_for(action, info.key_id, Permission.KMS_MANAGE, resource=info.key_id)
-    return info
-
-
 async def _manage(
     who: Caller, ref: str, action: str, change: KeyChange, *, details: dict[str, Any] | None = None
 ) -> KeyOut:
     """Authorise, apply ``change`` (key id, audit rows) audited, refresh the key cache."""
-
-    def work() -> KeyOut:
-        info = _managed_key(who, ref, action)
-        changed = who.audited(
-            action,
-            info.key_id,
-            lambda audit: change(info.key_id, audit),
-            details={"key_id": info.key_id, **(details or {})},
-        )
-        who.runtime.kms_keys.forget()
-        return _key_out(changed, who)
-
-    return await blocking(work)
+    return await blocking(
+        lambda: _key_out(manage_key_as(who, ref, action, change, details=details), who)
+    )
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -129,31 +104,18 @@ async def _manage(
 @router.post("/keys", response_model=KeyOut, status_code=201)
 async def create(body: KeyCreateIn, who: Who) -> KeyOut:
     """Create a key (``kms.manage`` on its alias, or on ``*``); RSA material takes a moment."""
-    ctx = who.runtime.ctx
-    key_id = new_key_id()
 
     def work() -> KeyOut:
-        resource = body.alias or "*"
-        who.require_for("kms.key.create", key_id, Permission.KMS_MANAGE, resource=resource)
-        info = who.audited(
-            "kms.key.create",
-            key_id,
-            lambda audit: create_key(
-                ctx,
-                spec=body.spec,
-                usage=body.usage,
-                origin=KeyOrigin(body.origin),
-                description=body.description,
-                tags=body.tags,
-                alias=body.alias,
-                rotation_period_days=body.rotation_period_days,
-                key_id=key_id,
-                created_by=who.name,
-                extra_rows=audit,
-            ),
-            details={"key_id": key_id, "spec": body.spec.value, "usage": body.usage.value},
+        info = create_key_as(
+            who,
+            spec=body.spec,
+            usage=body.usage,
+            origin=KeyOrigin(body.origin),
+            description=body.description,
+            tags=body.tags,
+            alias=body.alias,
+            rotation_period_days=body.rotation_period_days,
         )
-        who.runtime.kms_keys.forget()
         return _key_out(info, who)
 
     return await blocking(work)
@@ -216,16 +178,9 @@ async def usage(
     cursor: Annotated[str | None, Query(max_length=32)] = None,
 ) -> KeyEventsOut:
     """The audit events of a key: every use and change (``kms.manage`` on it, or ``audit.read``)."""
-    grants = who.principal.grants
-    reader = is_allowed(grants, Permission.AUDIT_READ)
-    if not reader:
-        who.require(Permission.KMS_MANAGE)
 
     def work() -> KeyEventsOut:
-        info = describe_key(who.runtime.ctx, key_ref)
-        if not reader:
-            authorize_key(who.name, grants, Permission.KMS_MANAGE, (info.key_id, *info.aliases))
-        page = key_events(who.runtime.ctx, info.key_id, limit=limit, cursor=cursor)
+        page = key_events_as(who, key_ref, limit=limit, cursor=cursor)
         return KeyEventsOut(
             items=[
                 AuditEventOut(
@@ -270,34 +225,19 @@ async def public_key(
 @router.post("/keys/{key_ref:path}/rotate", response_model=KeyOut)
 async def rotate(key_ref: str, who: Who) -> KeyOut:
     """Make a new primary version; older ones keep verifying and decrypting."""
-    return await _manage(
-        who,
-        key_ref,
-        "kms.key.rotate",
-        lambda key_id, audit: rotate_key(who.runtime.ctx, key_id, extra_rows=audit),
-    )
+    return await blocking(lambda: _key_out(rotate_key_as(who, key_ref), who))
 
 
 @router.post("/keys/{key_ref:path}/enable", response_model=KeyOut)
 async def enable(key_ref: str, who: Who) -> KeyOut:
     """Enable a disabled key."""
-    return await _manage(
-        who,
-        key_ref,
-        "kms.key.enable",
-        lambda key_id, audit: enable_key(who.runtime.ctx, key_id, extra_rows=audit),
-    )
+    return await blocking(lambda: _key_out(enable_key_as(who, key_ref), who))
 
 
 @router.post("/keys/{key_ref:path}/disable", response_model=KeyOut)
 async def disable(key_ref: str, who: Who) -> KeyOut:
     """Disable a key: every operation with it is refused until it is enabled."""
-    return await _manage(
-        who,
-        key_ref,
-        "kms.key.disable",
-        lambda key_id, audit: disable_key(who.runtime.ctx, key_id, extra_rows=audit),
-    )
+    return await blocking(lambda: _key_out(disable_key_as(who, key_ref), who))
 
 
 @router.post("/keys/{key_ref:path}/schedule-deletion", response_model=KeyOut)
@@ -306,26 +246,15 @@ async def schedule_deletion(
 ) -> KeyOut:
     """Delete the key after 7-30 days; until then it is unusable and the deletion cancellable."""
     days = body.pending_window_days if body is not None else None
-    return await _manage(
-        who,
-        key_ref,
-        "kms.key.schedule_deletion",
-        lambda key_id, audit: schedule_key_deletion(
-            who.runtime.ctx, key_id, pending_window_days=days, extra_rows=audit
-        ),
-        details={"pending_window_days": days},
+    return await blocking(
+        lambda: _key_out(schedule_key_deletion_as(who, key_ref, pending_window_days=days), who)
     )
 
 
 @router.post("/keys/{key_ref:path}/cancel-deletion", response_model=KeyOut)
 async def cancel_deletion(key_ref: str, who: Who) -> KeyOut:
     """Cancel a scheduled deletion; the key comes back disabled."""
-    return await _manage(
-        who,
-        key_ref,
-        "kms.key.cancel_deletion",
-        lambda key_id, audit: cancel_key_deletion(who.runtime.ctx, key_id, extra_rows=audit),
-    )
+    return await blocking(lambda: _key_out(cancel_key_deletion_as(who, key_ref), who))
 
 
 @router.post("/keys/{key_ref:path}/settings", response_model=KeyOut)
@@ -365,7 +294,7 @@ async def import_parameters(
     """A wrapping public key and a one-time token to import material into an EXTERNAL key."""
 
     def work() -> ImportParametersOut:
-        info = _managed_key(who, key_ref, "kms.key.import_parameters")
+        info = managed_key(who, key_ref, "kms.key.import_parameters")
         parameters = who.audited(
             "kms.key.import_parameters",
             info.key_id,
@@ -415,31 +344,7 @@ async def import_material(key_ref: str, body: ImportIn, who: Who) -> KeyOut:
 @router.get("/keys/{key_ref:path}", response_model=KeyOut)
 async def describe(key_ref: str, who: Who) -> KeyOut:
     """One key (``kms.manage`` on it, or ``kms.use`` for ``describe``)."""
-    grants = who.principal.grants
-    if not (
-        is_allowed(grants, Permission.KMS_MANAGE)
-        or is_allowed(grants, Permission.KMS_USE, operation="describe")
-    ):
-        raise AccessDenied(f"principal {who.name!r} has no grant to describe KMS keys")
-
-    def work() -> KeyOut:
-        try:
-            info = describe_key(who.runtime.ctx, key_ref)
-        except KmsKeyNotFound:
-            if not (
-                may_use_key(grants, Permission.KMS_MANAGE, (key_ref,))
-                or may_use_key(grants, Permission.KMS_USE, (key_ref,), operation="describe")
-            ):
-                raise AccessDenied(
-                    f"principal {who.name!r} has no grant to describe {key_ref!r}"
-                ) from None
-            raise
-        names = (info.key_id, *info.aliases)
-        if not may_use_key(grants, Permission.KMS_MANAGE, names):
-            authorize_key(who.name, grants, Permission.KMS_USE, names, operation="describe")
-        return _key_out(info, who)
-
-    return await blocking(work)
+    return await blocking(lambda: _key_out(describe_key_as(who, key_ref), who))
 
 
 # -- aliases -----------------------------------------------------------------------------
@@ -450,7 +355,7 @@ async def add_alias(body: AliasIn, who: Who) -> AliasOut:
     """Point a new alias at a key (``kms.manage`` on the key and on the alias)."""
 
     def work() -> AliasOut:
-        info = _managed_key(who, body.key, "kms.alias.create")
+        info = managed_key(who, body.key, "kms.alias.create")
         who.require_for("kms.alias.create", info.key_id, Permission.KMS_MANAGE, resource=body.alias)
         alias = who.audited(
             "kms.alias.create",
@@ -470,7 +375,7 @@ async def remove_alias(name: str, who: Who) -> AliasOut:
     alias = name if name.startswith("alias/") else f"alias/{name}"
 
     def work() -> AliasOut:
-        info = _managed_key(who, alias, "kms.alias.delete")
+        info = managed_key(who, alias, "kms.alias.delete")
         removed = who.audited(
             "kms.alias.delete",
             info.key_id,
@@ -491,22 +396,13 @@ async def access_point(body: AccessPointIn, who: Who) -> AccessPointOut:
     """A principal that may use only these keys for these operations, with its bundle (admin)."""
 
     def work() -> AccessPointOut:
-        who.require_for("kms.access_point.create", body.name, Permission.ADMIN)
-        created = who.audited(
-            "kms.access_point.create",
-            body.name,
-            lambda audit: create_access_point(
-                who.runtime.ctx,
-                name=body.name,
-                key_refs=body.keys,
-                operations=body.operations,
-                ca_name=who.runtime.settings.issuing_ca,
-                description=body.description,
-                days=body.days,
-                created_by=who.name,
-                extra_rows=audit,
-            ),
-            details={"keys": body.keys, "operations": body.operations},
+        created = create_access_point_as(
+            who,
+            name=body.name,
+            keys=body.keys,
+            operations=body.operations,
+            description=body.description,
+            days=body.days,
         )
         return AccessPointOut(
             principal=_principal_out(created.principal),

@@ -17,9 +17,9 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
-from starlette.concurrency import run_in_threadpool
 
 from certward.ca.ocsp import INTERNAL_ERROR, MALFORMED, OCSPAnswer, OCSPResponder
+from certward.server.worker_threads import blocking
 
 __all__ = ["OCSP_PREFIX", "OCSPApp"]
 
@@ -80,7 +80,7 @@ class OCSPApp:
 
     async def _respond(self, ca_name: str, request_der: bytes) -> OCSPAnswer:
         try:
-            return await run_in_threadpool(self.responder.respond, ca_name, request_der)
+            return await blocking(self.responder.respond, ca_name, request_der)
         except Exception as exc:  # never a 500: OCSP has its own status for this
             _log.error("ocsp.failed", ca=ca_name, error=type(exc).__name__, exc_info=exc)
             return INTERNAL_ERROR

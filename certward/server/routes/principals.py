@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from certward.access.grants import Grant, Permission
-from certward.access.principals import (
-    Principal,
-    create_principal,
-    disable_principal,
-    get_principal,
-    list_principals,
-)
+from certward.access.principals import Principal, get_principal
 from certward.server.auth import Caller, blocking, caller
+from certward.server.principal_calls import (
+    create_principal_as,
+    disable_principal_as,
+    list_principals_as,
+)
 from certward.server.schemas import (
     GrantModel,
     PrincipalBundleOut,
@@ -58,22 +57,12 @@ async def create(body: PrincipalCreate, who: Who) -> PrincipalBundleOut:
     """Create a principal; the response holds its only private key and PKCS#12 password."""
 
     def work() -> PrincipalBundleOut:
-        who.require_for("principal.create", body.name, Permission.ADMIN)
-        grants = [Grant.from_dict(grant.model_dump()) for grant in body.grants]
-        bundle = who.audited(
-            "principal.create",
-            body.name,
-            lambda audit: create_principal(
-                who.runtime.ctx,
-                name=body.name,
-                grants=grants,
-                ca_name=who.runtime.settings.issuing_ca,
-                description=body.description,
-                created_by=who.name,
-                days=body.days,
-                extra_rows=audit,
-            ),
-            details={"grants": [g.permission.value for g in grants]},
+        bundle = create_principal_as(
+            who,
+            name=body.name,
+            grants=[grant.model_dump() for grant in body.grants],
+            description=body.description,
+            days=body.days,
         )
         return PrincipalBundleOut(
             principal=_principal_out(bundle.principal),
@@ -97,8 +86,7 @@ async def list_(
     """Principals by name, at most ``limit`` (1000) after ``after``; more: ``X-Next-After``."""
 
     def work() -> list[PrincipalOut]:
-        who.require(Permission.ADMIN)
-        found = list_principals(who.runtime.ctx, limit=limit + 1, after=after)
+        found = list_principals_as(who, limit=limit + 1, after=after)
         if len(found) > limit:
             found = found[:limit]
             response.headers["X-Next-After"] = found[-1].name
@@ -123,14 +111,6 @@ async def disable(name: str, who: Who) -> PrincipalOut:
     """Disable a principal: its certificate is revoked and refused from the next handshake."""
 
     def work() -> PrincipalOut:
-        who.require_for("principal.disable", name, Permission.ADMIN)
-        principal = who.audited(
-            "principal.disable",
-            name,
-            lambda audit: disable_principal(who.runtime.ctx, name, extra_rows=audit),
-        )
-        who.runtime.count_revoked()
-        who.runtime.reload_tls()
-        return _principal_out(principal)
+        return _principal_out(disable_principal_as(who, name))
 
     return await blocking(work)

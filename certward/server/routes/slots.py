@@ -11,19 +11,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from certward.access.grants import Permission, is_allowed
-from certward.certs.manager import (
-    delete_certificate,
-    get_certificate,
-    install_certificate,
-    install_crl,
-    list_certificates,
-    list_crls,
-    replace_certificate,
-)
-from certward.certs.slots import create_slot, get_slot, list_slots
+from certward.access.grants import Permission
+from certward.certs.manager import get_certificate, install_crl, list_certificates, list_crls
+from certward.certs.slots import create_slot, get_slot
 from certward.config import SlotSettings
 from certward.server.auth import Caller, blocking, caller
+from certward.server.slot_calls import (
+    delete_slot_certificate_as,
+    install_slot_certificate_as,
+    manageable_slots,
+    replace_slot_certificate_as,
+)
 from certward.server.slot_schemas import (
     CertificateUpload,
     CRLUpload,
@@ -57,12 +55,7 @@ async def list_(who: Who) -> list[SlotOut]:
     """Every slot the caller may manage."""
 
     def work() -> list[SlotOut]:
-        who.require(Permission.CERTS_MANAGE)
-        return [
-            slot_out(spec)
-            for spec in list_slots(who.runtime.ctx)
-            if is_allowed(who.principal.grants, Permission.CERTS_MANAGE, resource=spec.name)
-        ]
+        return [slot_out(spec) for spec in manageable_slots(who)]
 
     return await blocking(work)
 
@@ -116,19 +109,12 @@ async def install(kind: str, label: str, body: CertificateUpload, who: Who) -> S
     slot = _name(kind, label)
 
     def work() -> SlotCertificateOut:
-        who.require_for("slot.install", slot, Permission.CERTS_MANAGE, resource=slot)
-        installed = who.audited(
-            "slot.install",
+        installed = install_slot_certificate_as(
+            who,
             slot,
-            lambda audit: install_certificate(
-                who.runtime.ctx,
-                slot,
-                body.certificate_pem.encode(),
-                actor=who.name,
-                key_pem=body.key_pem.encode() if body.key_pem else None,
-                password=_password(body),
-                extra_rows=audit,
-            ),
+            body.certificate_pem.encode(),
+            key_pem=body.key_pem.encode() if body.key_pem else None,
+            password=_password(body),
         )
         return slot_certificate_out(installed)
 
@@ -154,21 +140,13 @@ async def replace(
     slot = _name(kind, label)
 
     def work() -> SlotCertificateOut:
-        who.require_for("slot.replace", slot, Permission.CERTS_MANAGE, resource=slot)
-        replaced = who.audited(
-            "slot.replace",
+        replaced = replace_slot_certificate_as(
+            who,
             slot,
-            lambda audit: replace_certificate(
-                who.runtime.ctx,
-                slot,
-                cert_id,
-                body.certificate_pem.encode(),
-                actor=who.name,
-                key_pem=body.key_pem.encode() if body.key_pem else None,
-                password=_password(body),
-                extra_rows=audit,
-            ),
-            details={"certificate": cert_id},
+            cert_id,
+            body.certificate_pem.encode(),
+            key_pem=body.key_pem.encode() if body.key_pem else None,
+            password=_password(body),
         )
         return slot_certificate_out(replaced)
 
@@ -181,15 +159,7 @@ async def delete(kind: str, label: str, cert_id: str, who: Who) -> SlotDeleteOut
     slot = _name(kind, label)
 
     def work() -> SlotDeleteOut:
-        who.require_for("slot.delete", slot, Permission.CERTS_MANAGE, resource=slot)
-        fallback = who.audited(
-            "slot.delete",
-            slot,
-            lambda audit: delete_certificate(
-                who.runtime.ctx, slot, cert_id, actor=who.name, extra_rows=audit
-            ),
-            details={"certificate": cert_id},
-        )
+        fallback = delete_slot_certificate_as(who, slot, cert_id)
         return SlotDeleteOut(
             deleted=cert_id,
             replacement=slot_certificate_out(fallback) if fallback is not None else None,
