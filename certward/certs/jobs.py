@@ -8,9 +8,11 @@ the CSR and the certificate is installed into the slot, where it pairs with
 the stored key. The job record lives in the database, so any worker (or node)
 answers ``GET /v1/jobs/{id}``.
 
-A job whose process died while it ran stays ``queued``/``running``; waiting
-callers give up after their timeout (the job is not retried: a new CSR is
-cheap and the OpenBMC flow always starts with one).
+A job whose process died while it ran would stay ``queued``/``running``: every
+node's heartbeat marks such jobs ``failed`` (``job.abandoned``) once they are
+older than :data:`ABANDONED_AFTER`, far longer than any job takes, so no node
+needs to know which process ran which job. The job is not retried: a new CSR
+is cheap and the OpenBMC flow always starts with one.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from certward.ca.context import CAContext
 from certward.ca.group_commit import TableRow, insert_rows
@@ -42,8 +44,10 @@ from certward.errors import CertwardError, CSRJobNotFound, InvalidCSRRequest
 from certward.store.models import CSRJobRow
 
 __all__ = [
+    "ABANDONED_AFTER",
     "CSRJob",
     "JobState",
+    "abandon_stale_jobs",
     "get_job",
     "submit_csr_job",
     "wait_for_job",
@@ -54,6 +58,9 @@ _log = structlog.get_logger()
 # Two threads: RSA 4096 takes seconds, and one slow job should not hold up the next.
 _WORKERS = 2
 _WAIT_INTERVAL = 0.05
+# An RSA-4096 key takes seconds and a sign-and-install waits at most for a reload's
+# timeout; a job still unfinished after this long lost its process.
+ABANDONED_AFTER = timedelta(minutes=15)
 _KEY_FAMILY = {
     KeyType.RSA_2048: "RSA",
     KeyType.RSA_3072: "RSA",
@@ -291,3 +298,27 @@ def wait_for_job(ctx: CAContext, job_id: str, *, timeout: float) -> CSRJob:
         time.sleep(_WAIT_INTERVAL)
         job = get_job(ctx, job_id)
     return job
+
+
+def abandon_stale_jobs(ctx: CAContext, *, older_than: timedelta = ABANDONED_AFTER) -> int:
+    """Mark failed the jobs still unfinished ``older_than`` after they were made; how many."""
+    now = ctx.clock()
+    with ctx.database.transaction() as session:
+        result = session.execute(
+            update(CSRJobRow)
+            .where(
+                CSRJobRow.state.in_((JobState.QUEUED.value, JobState.RUNNING.value)),
+                CSRJobRow.created_at < now - older_than,
+            )
+            .values(
+                state=JobState.FAILED.value,
+                error_code="job.abandoned",
+                error_message="the process running this job stopped before it finished; "
+                "request a new CSR",
+                finished_at=now,
+            )
+        )
+    abandoned = int(getattr(result, "rowcount", 0) or 0)
+    if abandoned:
+        _log.warning("csr_job.abandoned", count=abandoned)
+    return abandoned

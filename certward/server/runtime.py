@@ -32,6 +32,7 @@ from certward.ca.crl import latest_crl
 from certward.ca.group_commit import GroupCommitWriter
 from certward.ca.publish import republish_all
 from certward.certs.events import newest_file_change
+from certward.certs.jobs import abandon_stale_jobs
 from certward.certs.reconcile import reconcile_slots
 from certward.config import ServerSettings
 from certward.crypto.formats import load_crl
@@ -192,8 +193,10 @@ class ServerRuntime:
         if now - self._last_beat >= HEARTBEAT_SECONDS:
             heartbeat(self.ctx, node_id=self.node_id, url=self.url)
             self._last_beat = now
-            # Keys older than a day are forgotten (cheap: an indexed delete).
+            # Keys older than a day are forgotten (cheap: an indexed delete), and CSR jobs
+            # whose process died are marked failed.
             purge_expired(self.ctx)
+            abandon_stale_jobs(self.ctx)
 
     def _watch(self) -> None:
         while not self._stop.is_set():

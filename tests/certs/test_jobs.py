@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from certward.ca.context import CAContext
 from certward.certs.csr import csr_request_from_fields
-from certward.certs.jobs import JobState, get_job, submit_csr_job, wait_for_job
+from certward.certs.jobs import (
+    ABANDONED_AFTER,
+    JobState,
+    abandon_stale_jobs,
+    get_job,
+    submit_csr_job,
+    wait_for_job,
+)
 from certward.certs.manager import install_certificate, list_certificates
 from certward.errors import CANotFound, CSRJobNotFound, InvalidCSRRequest, ProfileNotFound
 from certward.store.models import CSRJobRow, SlotPendingKeyRow
@@ -178,3 +185,38 @@ def test_a_job_whose_install_fails_is_failed_with_the_error(
     assert done.error_code is not None and done.error_code.startswith("certificate.")
     assert done.csr_pem is not None  # the CSR was made; only the install failed
     assert list_certificates(ca_context, "server/strict") == []
+
+
+def test_a_job_left_unfinished_by_a_dead_process_is_marked_abandoned(
+    ca_context: CAContext, make_slot: MakeSlot
+) -> None:
+    make_slot("server/https")
+    done = submit_csr_job(ca_context, "server/https", _request(), actor="a")
+    assert wait_for_job(ca_context, done.id, timeout=60).state is JobState.SUCCEEDED
+    long_ago = ca_context.clock() - ABANDONED_AFTER - timedelta(minutes=1)
+    with ca_context.database.transaction() as session:  # as a process that died would leave them
+        for job_id, state, created in (
+            ("a" * 32, JobState.RUNNING, long_ago),
+            ("b" * 32, JobState.QUEUED, long_ago),
+            ("c" * 32, JobState.RUNNING, ca_context.clock()),
+        ):
+            session.add(
+                CSRJobRow(
+                    id=job_id,
+                    slot="server/https",
+                    state=state.value,
+                    request="{}",
+                    key_type="ec-p384",
+                    created_at=created,
+                )
+            )
+
+    assert abandon_stale_jobs(ca_context) == 2
+
+    for job_id in ("a" * 32, "b" * 32):
+        job = get_job(ca_context, job_id)
+        assert (job.state, job.error_code) == (JobState.FAILED, "job.abandoned")
+        assert job.finished_at is not None
+    assert get_job(ca_context, "c" * 32).state is JobState.RUNNING  # young: still running
+    assert get_job(ca_context, done.id).state is JobState.SUCCEEDED  # finished: untouched
+    assert abandon_stale_jobs(ca_context) == 0
