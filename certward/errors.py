@@ -152,6 +152,7 @@ __all__ = [
     "ServiceUnavailable",
     "SlotCertificateNotFound",
     "SlotExists",
+    "SlotInUse",
     "SlotLimitReached",
     "SlotNotAllowed",
     "SlotNotFound",
@@ -689,6 +690,12 @@ class SlotExists(Conflict):
     """A slot of that name already exists."""
 
     code = "slot.exists"
+
+
+class SlotInUse(Conflict):
+    """Another slot names this one as its truststore."""
+
+    code = "slot.in_use"
 
 
 class InvalidCertificate(InvalidInput):

@@ -75,6 +75,15 @@ class SlotBackend:
             create_slot(self.state.context(), name, parsed, actor=actor, extra_rows=audit)
         )
 
+    def remove(self, name: str) -> None:
+        if self.state.server is not None:
+            self._remote("DELETE", f"/v1/slots/{name}")
+            return
+        from certward.certs.slot_removal import remove_slot
+
+        actor, audit = self._audit("slot.remove", name)
+        remove_slot(self.state.context(), name, actor=actor, extra_rows=audit)
+
     def install(self, name: str, upload: Document) -> Document:
         if self.state.server is not None:
             return dict(self._remote("POST", f"/v1/slots/{name}/certificates", upload))
@@ -167,7 +176,7 @@ class SlotBackend:
             call: Call[Any] = Call(
                 method,  # type: ignore[arg-type]
                 path,
-                lambda response, _request_id: response.json(),
+                lambda response, _request_id: response.json() if response.content else None,
                 body=body,
             )
             return client._send(call)

@@ -140,6 +140,13 @@ def add(
         typer.echo(f"created slot {slot['name']} in {slot['directory']}")
 
 
+@slot_app.command("remove")
+def remove(ctx: typer.Context, name: SlotName) -> None:
+    """Remove a slot made with `slot add` (its files stay on disk; the service keeps them)."""
+    SlotBackend(state_of(ctx)).remove(name)
+    typer.echo(f"removed slot {name}; its files were left in place")
+
+
 @slot_app.command("install")
 def install(
     ctx: typer.Context,

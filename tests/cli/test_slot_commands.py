@@ -136,3 +136,23 @@ def test_crl_install_swaps_a_newer_crl_into_the_slot(certward: Certward, tmp_pat
 
     assert second["crl_number"] > first["crl_number"]
     assert second["file_name"].endswith(".r1")
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_a_slot_is_removed_and_its_files_stay(
+    mode: str, certward: Certward, server: LiveServer, tmp_path: Path
+) -> None:
+    runner: Certward | Remote = certward if mode == "local" else Remote(server)
+    slot = f"server/gone-{uuid.uuid4().hex[:8]}"
+    directory = tmp_path / "slot"
+    runner.run("slot", "add", slot, "--directory", directory)
+    runner.run("slot", "install", slot, _write(tmp_path / "1.pem", TestCA().issue().bundle_pem))
+
+    removed = runner.run("slot", "remove", slot)
+    again = runner.run("slot", "remove", slot, check=False)
+
+    assert f"removed slot {slot}" in removed.stdout
+    assert slot not in [s["name"] for s in runner.json("slot", "list")]
+    assert (directory / "cert.pem").exists() and (directory / "key.pem").exists()
+    assert again.returncode != 0
+    assert "no slot" in again.stderr and again.stderr.strip().count("\n") == 0

@@ -200,6 +200,7 @@ MATRIX: tuple[Row, ...] = (
     row("GET", "/v1/slots", "slot_manager"),
     row("POST", "/v1/slots", body={"name": "server/{unique}", "directory": "{slots}/{unique}"}),
     row("GET", "/v1/slots/{kind}/{label}", "slot_manager"),
+    row("DELETE", "/v1/slots/{kind}/{victim_slot}"),
     row("GET", "/v1/slots/{kind}/{label}/certificates", "slot_manager"),
     row(
         "POST",
@@ -295,6 +296,10 @@ def world(service: Service, tmp_path_factory: pytest.TempPathFactory) -> World:
             "/v1/slots", json={"name": "server/matrix", "directory": str(slots / "matrix")}
         )
         assert created.status_code == 201, created.text
+        doomed = api.post(
+            "/v1/slots", json={"name": "server/victim", "directory": str(slots / "victim")}
+        )
+        assert doomed.status_code == 201, doomed.text
         job = api.post("/v1/slots/server/matrix/csr", json={**CSR_FIELDS, "common_name": "m"})
         assert job.status_code == 202, job.text
         crl_pem = api.get("/ca/issuing/crl.pem").text
@@ -337,6 +342,7 @@ def world(service: Service, tmp_path_factory: pytest.TempPathFactory) -> World:
             "slots": str(slots),
             "kind": "server",
             "label": "matrix",
+            "victim_slot": "victim",
             "cert_id": "1",
             "job_id": job.json()["id"],
             "slot_certificate": slot_certificate.certificate.read_text(),
@@ -431,6 +437,7 @@ def _template(path: str, openapi: dict[str, Any]) -> str:
         ("mac_ref", "key_ref"),
         ("victim_key", "key_ref"),
         ("victim_alias", "name"),
+        ("victim_slot", "label"),
         ("principal", "name"),
     ):
         candidate = path.replace(f"{{{name}}}", f"{{{real}}}")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from certward.access.grants import Permission
 from certward.certs.manager import get_certificate, install_crl, list_certificates, list_crls
+from certward.certs.slot_removal import remove_slot
 from certward.certs.slots import create_slot, get_slot
 from certward.config import SlotSettings
 from certward.server.auth import Caller, blocking, caller
@@ -78,6 +79,23 @@ async def create(body: SlotCreate, who: Who) -> SlotOut:
         return slot_out(spec)
 
     return await blocking(work)
+
+
+@router.delete(_SLOT, status_code=204, response_class=Response)
+async def remove(kind: str, label: str, who: Who) -> Response:
+    """Remove a slot made through the API (admin only); its files stay on disk."""
+    name = _name(kind, label)
+
+    def work() -> None:
+        who.require_for("slot.remove", name, Permission.ADMIN)
+        who.audited(
+            "slot.remove",
+            name,
+            lambda audit: remove_slot(who.runtime.ctx, name, actor=who.name, extra_rows=audit),
+        )
+
+    await blocking(work)
+    return Response(status_code=204)
 
 
 @router.get(_SLOT, response_model=SlotOut)
