@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.crypto.serials import parse_serial, serial_hex
@@ -102,6 +102,7 @@ def _filtered(
     status: CertificateStatus | None,
     expiring_within: timedelta | None,
     search: str | None,
+    serial: str | None = None,
 ) -> Select[CertificateRow, str]:
     if status is CertificateStatus.REVOKED:
         query = query.where(CertificateRow.revoked_at.is_not(None))
@@ -115,17 +116,33 @@ def _filtered(
             CertificateRow.not_after > now,
             CertificateRow.not_after <= now + expiring_within,
         )
-    if search:
+    if serial is not None:
+        query = query.where(CertificateRow.serial == serial)
+    elif search:
         text = search.strip()
         pattern = f"%{_escape_like(text.lower())}%"
         conditions: list[ColumnElement[bool]] = [
             func.lower(CertificateRow.subject).like(pattern, escape="\\"),
             func.lower(CertificateRow.sans).like(pattern, escape="\\"),
         ]
-        with contextlib.suppress(InvalidInput):  # not a serial: search names only
-            conditions.append(CertificateRow.serial == serial_hex(parse_serial(text)))
         query = query.where(or_(*conditions))
     return query
+
+
+def _stored_serial(session: Session, search: str | None) -> str | None:
+    """The canonical serial ``search`` names if a certificate has it (one index lookup).
+
+    A search that is exactly a stored serial finds that certificate without scanning
+    the names (a substring search of names reads every row).
+    """
+    if not search:
+        return None
+    try:
+        canonical = serial_hex(parse_serial(search.strip()))
+    except InvalidInput:
+        return None
+    found = session.scalar(select(CertificateRow.id).where(CertificateRow.serial == canonical))
+    return canonical if found is not None else None
 
 
 def list_certificates(
@@ -154,7 +171,12 @@ def list_certificates(
         if ca_name is not None:
             query = query.where(CertificateRow.ca_id == ctx.ca_row(session, ca_name).id)
         query = _filtered(
-            query, now=now, status=status, expiring_within=expiring_within, search=search
+            query,
+            now=now,
+            status=status,
+            expiring_within=expiring_within,
+            search=search,
+            serial=_stored_serial(session, search),
         )
         if after is not None:
             query = query.where(CertificateRow.id < after)

@@ -155,6 +155,13 @@ def test_search_finds_a_serial_in_colon_notation(pki: PKI) -> None:
     assert _serials(pki, ca_name="issuing", search=colons) == {target.serial}
 
 
+def test_search_for_hex_text_that_is_no_stored_serial_searches_the_names(pki: PKI) -> None:
+    cafe = pki.issue_client("cafe-beef")
+    pki.issue_client("other")
+
+    assert _serials(pki, ca_name="issuing", search="CAFE") == {cafe.serial}
+
+
 @pytest.mark.parametrize("text", ["%", "_", "\\"])
 def test_search_treats_like_wildcards_literally(pki: PKI, text: str) -> None:
     pki.issue_client("plain")
