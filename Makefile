@@ -32,10 +32,12 @@ typecheck: setup
 test: lint typecheck
 	bash scripts/run-tests.sh
 
-## bench: the benchmark suite with side-by-side references (long)
+## bench: the benchmark suite with side-by-side references (~30 min on a quiet 2-core machine)
+##        -> docs/benchmarks.md and its charts docs/benchmarks/*.png
 bench: setup
 	$(BIN)/python bench/run.py
 
+## bench-quick: the same with smaller sizes and shorter runs (a few minutes; same outputs)
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick
 

@@ -35,6 +35,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import affinity_prefix
+
 __all__ = [
     "CFSSL_SCHEMA",
     "CfsslFiles",
@@ -164,7 +168,8 @@ def cfssl_server(
 ) -> Iterator[CfsslRun]:
     """Run ``cfssl serve`` (HTTPS, mutual TLS, SQLite WAL cert DB) until the block ends.
 
-    ``synchronous`` (OFF, NORMAL, FULL) overrides the SQLite driver's default.
+    Pinned to ``core``, or on every core with ``core=None``. ``synchronous`` (OFF,
+    NORMAL, FULL) overrides the SQLite driver's default.
     """
     cfssl = ensure_cfssl()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -189,8 +194,7 @@ def cfssl_server(
         f"-mutual-tls-ca={files.client_ca}",
         "-loglevel=4",  # errors only: a log line per request would be measured too
     ]
-    if core is not None:
-        command = ["taskset", "-c", str(core), *command]
+    command = [*affinity_prefix(core), *command]  # core None: every core, explicitly
     log = workdir / "cfssl.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -218,7 +222,6 @@ def _self_check() -> None:
     import tempfile
     import urllib.request
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bench.bench_server import csr_pems, free_port, prepare_material
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,178 +1,305 @@
-"""CRL publication with many revoked certificates, next to ``openssl ca -gencrl``.
+"""CRL publication and revocation at growing sizes, next to ``openssl ca -gencrl``.
 
-Run: ``.venv/bin/python bench/bench_crl.py [--entries 1000000]``
+Run: ``.venv/bin/python bench/bench_crl.py [--quick] [--sizes 10000,100000,1000000]``
 
-Through certward's own services on a real SQLite file: the revoked entries are
-stored as ``revoke_certificate`` stores them (DER encoded once, at revocation),
-then ``publish_crl`` reads, joins, signs, stores and writes the CRL. The
-reference is ``openssl ca -gencrl`` over an index.txt of the same revocations,
-signed by the same CA key, in the same run. To keep the set-up affordable, the
-bulk of the revoked certificates are inserted directly as rows (every row a
-copy of one real certificate with its own serial); the revocations that are
-timed one by one are real ``revoke_certificate`` calls on issued certificates.
+Through certward's own services on a real SQLite file, one core: the store
+grows to each size in turn (10 000, 100 000, 1 000 000 revoked certificates;
+quick: 1 000 and 10 000), and at each size:
+
+- revoke one more certificate: real ``revoke_certificate`` calls on issued
+  certificates, one transaction each, next to the same with nothing revoked
+  (must stay flat: no full rebuild per revoke);
+- revoke + publish: ``revoke_certificate`` then ``publish_crl``, what
+  ``POST /v1/certificates/{serial}/revoke`` does (it publishes the CRL at once);
+- publish the CRL: ``publish_crl`` reads the stored entries (DER encoded once,
+  at revocation), signs, stores and writes the CRL files — next to
+  ``openssl ca -gencrl`` over an index.txt of the same revocations, signed by the
+  same CA key, on the same core, in the same run.
+
+The bulk of the revoked certificates is inserted as rows (bench/bulk_store.py);
+the revocations that are timed are real calls. Aim (issue 10): the CRL of 1M
+entries at least 2x faster than openssl.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import Table
 
-from bench.bench_crl_encoding import openssl_gencrl
-from bench.common import Row, machine, markdown_table, pin_to_core, timed
+from bench.bench_crl_encoding import gencrl_seconds, write_openssl_ca
+from bench.bulk_store import FIRST_ID, BulkCertificate, Revocation, insert_certificates
+from bench.common import (
+    Chart,
+    Curve,
+    Results,
+    Row,
+    Spread,
+    number,
+    pinned,
+    sized_main,
+    timed,
+)
 from certward.ca.authority import create_ca
 from certward.ca.context import CAContext
 from certward.ca.crl import publish_crl
-from certward.ca.crl_encoding import encode_revoked_entry
-from certward.ca.group_commit import CERTIFICATES
 from certward.ca.issue import issue_many, leaf_request
 from certward.ca.revoke import revoke_certificate
-from certward.crypto.serials import random_serial, serial_hex
+from certward.crypto.serials import random_serial
 from certward.datadir import initialise_data_dir
 from certward.logs import configure_logging
-from certward.store.models import RevocationRow
 
-_REVOCATIONS = cast(Table, RevocationRow.__table__)
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000)
+AIM_SIZE = 1_000_000
 _REASON = x509.ReasonFlags.superseded
-Revocation = tuple[int, datetime, x509.ReasonFlags | None]
 
 
-def _median_revoke_seconds(ctx: CAContext, serials: list[str]) -> float:
-    times = [timed(lambda s=s: revoke_certificate(ctx, s, reason="superseded"))[1] for s in serials]
-    return statistics.median(times)
+@dataclass(frozen=True)
+class Scale:
+    """How many timed calls at each size."""
+
+    revokes: int  # single revocations timed
+    revoke_publishes: int  # revoke + publish pairs timed
+    publishes: int  # publish_crl runs (and openssl runs)
 
 
-def _bulk_revoked(ctx: CAContext, count: int, template_der: bytes, ca_id: int) -> list[Revocation]:
-    """Insert ``count`` revoked certificates as rows; return (serial, time, reason) for openssl."""
-    revocations: list[Revocation] = []
-    now = ctx.clock() - timedelta(days=1)
-    batch = 20_000
-    with ctx.database.engine.connect() as connection:
-        for start in range(0, count, batch):
-            certs: list[dict[str, object]] = []
-            revs: list[dict[str, object]] = []
-            first_id = start + 1_000_000_000  # ids far above the real certificates'
-            for offset in range(min(batch, count - start)):
-                serial = random_serial()
-                text = serial_hex(serial)
-                certs.append(
-                    {
-                        "id": first_id + offset,
-                        "serial": text,
-                        "ca_id": ca_id,
-                        "profile": "client",
-                        "is_ca": False,
-                        "subject": "CN=bulk",
-                        "common_name": "bulk",
-                        "sans": "",
-                        "key_type": "ec-p256",
-                        "fingerprint": "0" * 64,
-                        "not_before": now,
-                        "not_after": now + timedelta(days=365),
-                        "issued_at": now,
-                        "der": template_der,
-                        "key_sealed": None,
-                        "revoked_at": now,
-                        "revocation_reason": "superseded",
-                    }
-                )
-                revs.append(
-                    {
-                        "ca_id": ca_id,
-                        "certificate_id": first_id + offset,
-                        "serial": text,
-                        "revoked_at": now,
-                        "reason": "superseded",
-                        "entry_der": encode_revoked_entry(serial, now, _REASON),
-                    }
-                )
-                revocations.append((serial, now, _REASON))
-            with connection.begin():
-                connection.execute(CERTIFICATES.insert(), certs)
-                connection.execute(_REVOCATIONS.insert(), revs)
-    return revocations
+FULL = Scale(revokes=100, revoke_publishes=3, publishes=3)
+QUICK = Scale(revokes=40, revoke_publishes=3, publishes=3)
 
 
-def run(entries: int) -> list[Row]:
-    pin_to_core(0)
-    configure_logging(level="warning")
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
-        ctx = initialise_data_dir(Path(tmp) / "data")
-        create_ca(ctx, name="root", subject="/CN=Bench Root")
-        create_ca(ctx, name="issuing", subject="/CN=Bench Issuing", parent="root")
-        probes = issue_many(
+@dataclass(frozen=True)
+class Point:
+    """What one size measured (seconds)."""
+
+    size: int
+    entries: int
+    revoke: Spread
+    revoke_publish: Spread
+    publish: Spread | None = None
+    openssl: Spread | None = None
+
+
+def _seconds(action: Callable[[], object], times: int) -> Spread:
+    return Spread.of([timed(action)[1] for _ in range(times)])
+
+
+class _Probes:
+    """Issued, not yet revoked certificates, handed out one at a time."""
+
+    def __init__(self, ctx: CAContext, count: int) -> None:
+        issued = issue_many(
             ctx,
             ca_name="issuing",
             profile="client",
-            requests=[leaf_request(common_name=f"probe{i}") for i in range(200)],
+            requests=[leaf_request(common_name=f"probe{i}") for i in range(count)],
         )
-        serials = [p.serial for p in probes]
-        at_zero = _median_revoke_seconds(ctx, serials[:100])
+        self.template_der = issued[0].certificate.public_bytes(serialization.Encoding.DER)
+        self._serials: Iterator[str] = iter([c.serial for c in issued[1:]])
+        self.revoked: list[Revocation] = []
+
+    def revoke(self, ctx: CAContext) -> None:
+        serial = next(self._serials)
+        done = revoke_certificate(ctx, serial, reason="superseded")
+        self.revoked.append((int(serial, 16), done.revoked_at, _REASON))
+
+
+def _bulk(count: int, now: datetime) -> Iterator[BulkCertificate]:
+    for _ in range(count):
+        serial = random_serial()
+        yield BulkCertificate(
+            serial=serial,
+            common_name="bulk",
+            sans=(),
+            not_after=now + timedelta(days=300),
+            revoked=(serial, now, _REASON),
+        )
+
+
+def _revocation_costs(ctx: CAContext, probes: _Probes, scale: Scale) -> tuple[Spread, Spread]:
+    revoke = _seconds(lambda: probes.revoke(ctx), scale.revokes)
+
+    def revoke_and_publish() -> None:
+        probes.revoke(ctx)
+        publish_crl(ctx, "issuing")
+
+    return revoke, _seconds(revoke_and_publish, scale.revoke_publishes)
+
+
+def measure(sizes: tuple[int, ...], scale: Scale, work: Path) -> tuple[Point, list[Point]]:
+    """The costs with nothing revoked, then at each size (the store grows in between)."""
+    ctx = initialise_data_dir(work / "data")
+    try:
+        create_ca(ctx, name="root", subject="/CN=Bench Root")
+        create_ca(ctx, name="issuing", subject="/CN=Bench Issuing", parent="root")
+        per_size = scale.revokes + scale.revoke_publishes
+        probes = _Probes(ctx, 1 + per_size * (len(sizes) + 1))
         with ctx.database.read() as session:
             ca_row = ctx.ca_row(session, "issuing")
             ca_id = ca_row.id
             loaded = ctx.load(session, ca_row)
-        template_der = probes[0].certificate.public_bytes(serialization.Encoding.DER)
-        revocations = _bulk_revoked(ctx, entries, template_der, ca_id)
-        at_many = _median_revoke_seconds(ctx, serials[100:])
-        rows.append(
-            Row(
-                f"revoke one certificate with {entries:,} revoked (vs none)",
-                1 / at_many,
-                1 / at_zero,
-                "same with 0 revoked",
-                "/s",
-                "flat (ratio ≈ 1)",
-                at_many <= at_zero * 1.5,
-            )
-        )
-        crl, seconds = timed(lambda: publish_crl(ctx, "issuing"))
-        total = crl.entries
-        all_revoked = revocations + [(int(s, 16), ctx.clock(), _REASON) for s in serials]
-        workdir = Path(tmp) / "openssl"
-        workdir.mkdir()
-        openssl_seconds, openssl_entries = openssl_gencrl(
-            workdir, loaded.key, loaded.certificate, all_revoked
-        )
-        assert openssl_entries == total, (openssl_entries, total)
-        rows.append(
-            Row(
-                f"publish CRL with {total:,} entries (entries/s)",
-                total / seconds,
-                total / openssl_seconds,
-                f"openssl ca -gencrl, {openssl_seconds:.1f} s",
-                "/s",
-                "≥ 2x openssl",
-                seconds * 2 <= openssl_seconds,
-            )
-        )
+        revoke, revoke_publish = _revocation_costs(ctx, probes, scale)
+        empty = Point(0, len(probes.revoked), revoke, revoke_publish)
         print(
-            f"publish_crl: {seconds:.2f} s for {total:,} entries; openssl ca -gencrl: "
-            f"{openssl_seconds:.2f} s; revoke median {at_zero * 1e3:.2f} ms at 0, "
-            f"{at_many * 1e3:.2f} ms at {entries:,}"
+            f"  0 revoked: revoke {revoke.median * 1e3:.2f} ms, "
+            f"revoke + publish {revoke_publish.median * 1e3:.1f} ms",
+            flush=True,
         )
+        bulk: list[Revocation] = []
+        points = []
+        for size in sizes:
+            now = ctx.clock() - timedelta(days=1)
+            grow = list(_bulk(size - len(bulk), now))
+            first_id = FIRST_ID + len(bulk)
+            _, fill = timed(
+                lambda grow=grow, first_id=first_id: insert_certificates(
+                    ctx,
+                    grow,
+                    ca_id=ca_id,
+                    template_der=probes.template_der,
+                    first_id=first_id,
+                    profile="client",
+                )
+            )
+            bulk += [item.revoked for item in grow if item.revoked]
+            print(f"  {size:,} revoked ({fill:.1f} s to store {len(grow):,} rows)", flush=True)
+            revoke, revoke_publish = _revocation_costs(ctx, probes, scale)
+            crls = [timed(lambda: publish_crl(ctx, "issuing")) for _ in range(scale.publishes)]
+            entries = crls[0][0].entries
+            publish = Spread.of([seconds for _, seconds in crls])
+            openssl_dir = work / f"openssl-{size}"
+            openssl_dir.mkdir()
+            write_openssl_ca(openssl_dir, loaded.key, loaded.certificate, bulk + probes.revoked)
+            runs = [gencrl_seconds(openssl_dir) for _ in range(scale.publishes)]
+            assert all(count == entries for _, count in runs), (runs, entries)
+            openssl = Spread.of([seconds for seconds, _ in runs])
+            points.append(Point(size, entries, revoke, revoke_publish, publish, openssl))
+            print(
+                f"    revoke {revoke.median * 1e3:.2f} ms, revoke + publish "
+                f"{revoke_publish.median:.3f} s; publish_crl {publish.median:.3f} s, openssl ca "
+                f"-gencrl {openssl.median:.3f} s ({entries:,} entries)",
+                flush=True,
+            )
+    finally:
         ctx.database.dispose()
-    return rows
+    return empty, points
+
+
+def _rate(spread: Spread, amount: float = 1.0) -> tuple[float, tuple[float, float]]:
+    """A time spread as a rate: (per second at the median, (min, max) per second)."""
+    return amount / spread.median, (amount / spread.high, amount / spread.low)
+
+
+def rows(empty: Point, points: list[Point]) -> list[Row]:
+    """Three rows a size: revoke, revoke + publish (both against 0 revoked), publish vs openssl."""
+    result = []
+    largest = max(p.size for p in points)
+    for point in points:
+        size = f"{point.size:,}"
+        for label, mine, zero, note in (
+            (
+                "revoke one certificate (`revoke_certificate`)",
+                point.revoke,
+                empty.revoke,
+                f"{point.revoke.count} calls, one transaction each",
+            ),
+            (
+                "revoke + publish the CRL (what `POST /v1/certificates/{serial}/revoke` does)",
+                point.revoke_publish,
+                empty.revoke_publish,
+                f"{point.revoke_publish.count} calls; the API publishes the whole CRL each time",
+            ),
+        ):
+            rate, span = _rate(mine)
+            reference, reference_span = _rate(zero)
+            result.append(
+                Row(
+                    f"{label} with {size} revoked, per second",
+                    rate,
+                    reference,
+                    "same with 0 revoked",
+                    "/s",
+                    "flat (ratio ≥ 0.67)",
+                    mine.median <= zero.median * 1.5,
+                    certward_range=span,
+                    reference_range=reference_span,
+                    note=f"{note}; median {number(mine.median * 1e3)} ms",
+                )
+            )
+        assert point.publish is not None and point.openssl is not None
+        rate, span = _rate(point.publish, point.entries)
+        reference, reference_span = _rate(point.openssl, point.entries)
+        aimed = point.size == largest
+        judged = aimed and point.size >= AIM_SIZE
+        result.append(
+            Row(
+                f"publish the CRL with {point.entries:,} entries, entries/s",
+                rate,
+                reference,
+                "openssl ca -gencrl, same index, key and core",
+                "/s",
+                "≥ 2x openssl (at 1M entries)" if aimed else "",
+                (point.publish.median * 2 <= point.openssl.median) if judged else None,
+                certward_range=span,
+                reference_range=reference_span,
+                note=(
+                    f"{point.publish.count} runs each; {point.publish.median:.3f} s vs "
+                    f"{point.openssl.median:.3f} s"
+                    + ("" if judged or not aimed else "; the aim is for 1M entries: not judged")
+                ),
+            )
+        )
+    return result
+
+
+def chart(empty: Point, points: list[Point]) -> Chart:
+    """Seconds against entries: publish vs openssl, and the two revocation costs."""
+    everything = [empty, *points]
+
+    def curve(label: str, pick: Callable[[Point], Spread | None], at: list[Point]) -> Curve:
+        chosen = [(p, pick(p)) for p in at]
+        spreads = [(p.entries, s) for p, s in chosen if s is not None]
+        return Curve(
+            label,
+            tuple((float(n), s.median) for n, s in spreads),
+            tuple(s.span for _, s in spreads),
+        )
+
+    return Chart(
+        "crl_cost",
+        "CRL cost against revoked entries (one core)",
+        "revoked entries",
+        "seconds",
+        (
+            curve("certward publish_crl", lambda p: p.publish, points),
+            curve("openssl ca -gencrl", lambda p: p.openssl, points),
+            curve("certward revoke + publish (API)", lambda p: p.revoke_publish, everything[1:]),
+            curve("certward revoke one", lambda p: p.revoke, everything[1:]),
+        ),
+        log_x=True,
+        log_y=True,
+    )
+
+
+def run(*, quick: bool, sizes: tuple[int, ...] | None = None) -> Results:
+    """Rows and the chart for docs/benchmarks.md (bench/run.py)."""
+    configure_logging(level="warning")
+    chosen = sizes or (QUICK_SIZES if quick else FULL_SIZES)
+    with pinned(0), tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        empty, points = measure(chosen, QUICK if quick else FULL, Path(tmp))
+    return Results(rows=tuple(rows(empty, points)), charts=(chart(empty, points),))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    args = parser.parse_args()
-    rows = run(args.entries)
-    print(f"machine: {machine()}, one core")
-    print(markdown_table(rows))
+    sized_main(__doc__.splitlines()[0], run, sizes_help="revoked counts")
 
 
 if __name__ == "__main__":

@@ -20,21 +20,20 @@ import random
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from bench.bulk_store import Revocation
+from bench.common import timed
 from certward.ca.crl_encoding import CRLParams, build_crl, encode_revoked_entry
 from certward.crypto.keys import KeyType, SigningKey, generate_private_key, signature_hash_for
-
-T = TypeVar("T")
-Revocation = tuple[int, dt.datetime, x509.ReasonFlags | None]
 
 _REASONS: list[x509.ReasonFlags | None] = [
     None,
@@ -50,13 +49,6 @@ _OPENSSL_REASON = {
     x509.ReasonFlags.cessation_of_operation: "cessationOfOperation",
     x509.ReasonFlags.affiliation_changed: "affiliationChanged",
 }
-
-
-def timed(action: Callable[[], T]) -> tuple[T, float]:
-    """``action()`` and the wall-clock seconds it took."""
-    start = time.perf_counter()
-    result = action()
-    return result, time.perf_counter() - start
 
 
 def make_revocations(count: int, seed: int) -> list[Revocation]:
@@ -128,10 +120,11 @@ def cryptography_crl(params: CRLParams, key: SigningKey, revoked: list[Revocatio
     return crl.public_bytes(serialization.Encoding.DER)
 
 
-def openssl_gencrl(
+def write_openssl_ca(
     workdir: Path, key: SigningKey, certificate: x509.Certificate, revoked: list[Revocation]
-) -> tuple[float, int]:
-    """Seconds ``openssl ca -gencrl`` takes over ``revoked``, and the CRL's entry count."""
+) -> None:
+    """An ``openssl ca`` directory in ``workdir``: the CA's key and certificate, an index.txt
+    of ``revoked`` and a config that makes CRLs like certward's (SHA-256, AKI)."""
     (workdir / "ca.key").write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -154,12 +147,24 @@ def openssl_gencrl(
         "unique_subject = no\ncrl_extensions = crl_ext\n"
         "[crl_ext]\nauthorityKeyIdentifier = keyid:always\n"
     )
+
+
+def gencrl_seconds(workdir: Path) -> tuple[float, int]:
+    """Seconds one ``openssl ca -gencrl`` takes in ``workdir``, and the CRL's entry count."""
     command = ["openssl", "ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem", "-batch"]
     _, seconds = timed(
         lambda: subprocess.run(command, cwd=workdir, check=True, capture_output=True)
     )
     crl = x509.load_pem_x509_crl((workdir / "crl.pem").read_bytes())
     return seconds, len(crl)
+
+
+def openssl_gencrl(
+    workdir: Path, key: SigningKey, certificate: x509.Certificate, revoked: list[Revocation]
+) -> tuple[float, int]:
+    """Seconds ``openssl ca -gencrl`` takes over ``revoked``, and the CRL's entry count."""
+    write_openssl_ca(workdir, key, certificate, revoked)
+    return gencrl_seconds(workdir)
 
 
 def max_rss_mib(who: int) -> float:

@@ -1,6 +1,6 @@
 """The mTLS service side by side with bare uvicorn, nginx and cfssl (same certificates, same CRL).
 
-Run: ``.venv/bin/python bench/bench_server.py [--quick] [--only keepalive,handshake,issuance]``
+Run: ``.venv/bin/python bench/bench_server.py [--quick] [--only keepalive,handshake]``
 
 Every server runs one worker pinned to core 0; the load generator
 (bench/loadgen.py: one process per connection, client certificate presented)
@@ -20,12 +20,13 @@ Workloads:
   settings (``certward.server.tls.build_server_context``: client certificate
   optional, CRL checks), on asyncio's loop (as certward) and on uvloop; nginx
   shown for scale (and for how far the load generator can push);
+- keep-alive vs concurrency: the same load at a few other connection counts
+  (fewer, shorter rounds), for the chart of req/s against connections;
 - handshakes: a full mTLS handshake + ``GET /health`` + close, again and again —
-  certward vs nginx (``ssl_verify_client on``, ``ssl_crl``) vs bare uvicorn;
-- issuance: ``POST /v1/certificates/sign`` with EC P-256 CSRs, stored, over
-  keep-alive mTLS connections — certward vs ``cfssl serve`` (HTTPS + mutual TLS,
-  SQLite cert DB in WAL mode; see bench/bench_cfssl.py); also cfssl with
-  ``synchronous=FULL``, certward's durability, as a like-for-like reference.
+  certward vs nginx (``ssl_verify_client on``, ``ssl_crl``) vs bare uvicorn.
+
+Issuance through the API (against cfssl) is bench/bench_api_issuance.py, which
+uses this module's servers and measuring.
 
 Next to req/s, each figure says how busy the server's core was (CPU time of its
 process group over the run) and how many responses it served per CPU-second.
@@ -43,10 +44,11 @@ load; its per-CPU-second figure is the one to compare.
 from __future__ import annotations
 
 import argparse
-import json
+import http.client
 import os
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -57,6 +59,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,14 +68,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.bench_cfssl import CfsslFiles, cfssl_server, cfssl_sign_body, stored_certificates
-from bench.common import Row, machine
+from bench.common import Chart, Curve, Results, Row, Spread, affinity_prefix, machine
 from bench.loadgen import LoadResult, LoadSpec, run_load
 
 SERVER_CORE = 0
 LOAD_CORE = 1
 START_TIMEOUT = 60.0
-WORKLOADS = ("keepalive", "handshake", "issuance")
+WORKLOADS = ("keepalive", "handshake")
 _HEALTH_BODY = b'{"status":"healthy"}'
 
 
@@ -86,9 +88,24 @@ class Scale:
     keepalive_connections: int = 8
     handshake_connections: int = 4
     issuance_connections: int = 8
+    # the chart of req/s against connections: these counts besides the main one above
+    sweep_connections: tuple[int, ...] = (1, 4, 16)
+    sweep_duration: float = 3.0
+    sweep_runs: int = 3
+
+    def for_sweep(self) -> Scale:
+        """The scale of the points of a concurrency sweep (fewer, shorter rounds)."""
+        return replace(self, duration=self.sweep_duration, runs=self.sweep_runs)
 
 
-QUICK = Scale(duration=2.0, runs=3, revoked=100)
+QUICK = Scale(
+    duration=1.5,
+    runs=2,
+    revoked=100,
+    sweep_connections=(1, 16),
+    sweep_duration=1.0,
+    sweep_runs=1,
+)
 FULL = Scale(duration=8.0, runs=3, revoked=1000)
 
 
@@ -222,12 +239,32 @@ def free_port() -> int:
         return port
 
 
-def _wait_for_tls(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    import ssl
-
+def _unverified_client() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def answers_health(url: str) -> bool:
+    """Whether ``GET {url}/health`` answers 200 (TLS, no client certificate)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPSConnection(
+        parts.hostname or "127.0.0.1", parts.port, timeout=5, context=_unverified_client()
+    )
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _wait_for_tls(
+    port: int, process: subprocess.Popen[bytes], log: Path, *, poll: float = 0.2
+) -> None:
+    context = _unverified_client()
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -239,7 +276,7 @@ def _wait_for_tls(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
             ):
                 return
         except OSError:
-            time.sleep(0.2)
+            time.sleep(poll)
     raise RuntimeError(f"{log.stem} did not answer TLS on port {port} within {START_TIMEOUT}s")
 
 
@@ -277,11 +314,16 @@ def server_process(
     logs: Path,
     env: dict[str, str] | None = None,
     pin: bool = True,
+    poll: float = 0.2,
 ) -> Iterator[Target]:
-    """Run ``command`` in its own process group (pinned to the server core) until the block ends."""
+    """Run ``command`` in its own process group until the block ends.
+
+    Pinned to the server core, or with ``pin=False`` free to use every core; the
+    block starts once it answers TLS (asked every ``poll`` seconds).
+    """
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
-    pinning = ["taskset", "-c", str(SERVER_CORE)] if pin else []
+    pinning = affinity_prefix(SERVER_CORE if pin else None)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*pinning, *command],
@@ -292,7 +334,7 @@ def server_process(
             start_new_session=True,
         )
     try:
-        _wait_for_tls(port, process, log)
+        _wait_for_tls(port, process, log, poll=poll)
         yield Target(f"https://127.0.0.1:{port}", process.pid)
     finally:
         _stop_group(process)
@@ -309,8 +351,8 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def certward_command(material: Material, port: int) -> list[str]:
-    """``certward serve`` on ``port`` with one worker."""
+def certward_command(material: Material, port: int, *, workers: int = 1) -> list[str]:
+    """``certward serve`` on ``port`` with ``workers`` worker processes."""
     return [
         str(Path(sys.executable).parent / "certward"),
         "--data-dir",
@@ -321,7 +363,7 @@ def certward_command(material: Material, port: int) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
     ]
 
 
@@ -481,6 +523,11 @@ class Figure:
         return f"{min(rates):,.0f}..{max(rates):,.0f}"
 
     @property
+    def rates(self) -> Spread:
+        """Median and min..max of the rounds' req/s."""
+        return Spread.of([s.per_second for s in self.samples])
+
+    @property
     def per_cpu_second(self) -> float:
         return statistics.median(s.per_cpu_second for s in self.samples) if self.samples else 0.0
 
@@ -562,19 +609,23 @@ class Comparison:
             return None
         return self.ratio >= self.aim_ratio and self.cpu_ratio >= self.aim_ratio
 
-    def row(self) -> Row:
-        """The line for docs/benchmarks.md (the spread and CPU figures go into the label)."""
+    def row(self, *, note: str = "") -> Row:
+        """The line for docs/benchmarks.md (server load and per-CPU-second ratio as notes)."""
         return Row(
-            f"{self.workload} (median of {len(self.certward.samples)}, min..max: certward "
-            f"{self.certward.spread}, reference {self.reference.spread}; server busy "
-            f"{self.certward.busy:.0%} / {self.reference.busy:.0%}; "
-            f"ratio per server CPU-second {self.cpu_ratio:.2f})",
+            self.workload,
             self.certward.median,
             self.reference.median,
             self.reference_name,
             "/s",
             self.aim,
             self.met,
+            certward_range=self.certward.rates.span,
+            reference_range=self.reference.rates.span,
+            note=(
+                f"{len(self.certward.samples)} runs; server busy {self.certward.busy:.0%} / "
+                f"{self.reference.busy:.0%}; ratio per server CPU-second {self.cpu_ratio:.2f}"
+                + (f"; {note}" if note else "")
+            ),
         )
 
 
@@ -596,18 +647,79 @@ def comparison_table(comparisons: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
-def _load(
-    url: str, material: Material, *, mode: str, connections: int, scale: Scale, **extra: Any
+def mtls_load(
+    url: str,
+    material: Material,
+    *,
+    mode: str,
+    connections: int,
+    scale: Scale,
+    core: int | None = LOAD_CORE,
+    **extra: Any,
 ) -> LoadSpec:
+    """The load generator's spec for ``url``, presenting the admin's client certificate."""
     return LoadSpec(
         url=url,
         mode=mode,
         connections=connections,
         duration=scale.duration,
-        core=LOAD_CORE,
+        core=core,
         cert=str(material.client_certificate),
         key=str(material.client_key),
         **extra,
+    )
+
+
+Points = dict[str, dict[int, Figure]]
+
+
+def sweep(
+    targets: dict[str, tuple[LoadSpec, int]],
+    scale: Scale,
+    *,
+    label: str,
+    measured: dict[str, Figure] | None = None,
+) -> Points:
+    """Every target's figure at each of ``scale.sweep_connections`` connections.
+
+    ``measured`` (figures already taken at the targets' own connection count) joins
+    the points as they are, so the main measurement is not repeated.
+    """
+    points: Points = {name: {} for name in targets}
+    for name, figure in (measured or {}).items():
+        if name in targets:
+            points[name][targets[name][0].connections] = figure
+    for count in scale.sweep_connections:
+        todo = {
+            name: (replace(spec, connections=count), group)
+            for name, (spec, group) in targets.items()
+            if count not in points[name]
+        }
+        if todo:
+            for name, figure in measure(todo, scale.for_sweep(), label=f"{label} x{count}").items():
+                points[name][count] = figure
+    return points
+
+
+def concurrency_chart(name: str, title: str, y_label: str, points: Points) -> Chart:
+    """A chart of req/s (median, min..max) against the number of connections."""
+    curves = []
+    for label, by_count in points.items():
+        counts = sorted(by_count)
+        curves.append(
+            Curve(
+                label,
+                tuple((float(c), by_count[c].median) for c in counts),
+                tuple(by_count[c].rates.span for c in counts),
+            )
+        )
+    return Chart(
+        name,
+        title,
+        "connections (one load-generator process each)",
+        y_label,
+        tuple(curves),
+        log_x=True,
     )
 
 
@@ -619,9 +731,15 @@ _NAMES = {
 }
 
 
+def _has_uvloop() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
 def _tls_comparisons(
     material: Material, scale: Scale, work: Path, workloads: set[str]
-) -> list[Comparison]:
+) -> tuple[list[Comparison], list[Chart]]:
     ports = {key: free_port() for key in _NAMES}
     commands = {
         "certward": certward_command(material, ports["certward"]),
@@ -629,7 +747,11 @@ def _tls_comparisons(
         "uvloop": bare_command(material, ports["uvloop"], "uvloop"),
         "nginx": nginx_command(material, ports["nginx"], work / "nginx"),
     }
+    if not _has_uvloop():  # not a dependency of certward: a reference only when installed
+        print("  uvloop is not installed: no bare uvicorn (uvloop) reference", flush=True)
+        del commands["uvloop"]
     comparisons: list[Comparison] = []
+    charts: list[Chart] = []
     with ExitStack() as stack:
         targets = {
             key: stack.enter_context(
@@ -638,10 +760,10 @@ def _tls_comparisons(
             for key, command in commands.items()
         }
 
-        def figures(mode: str, connections: int, label: str) -> dict[str, Figure]:
-            loads = {
-                key: (
-                    _load(
+        def loads(mode: str, connections: int) -> dict[str, tuple[LoadSpec, int]]:
+            return {
+                _NAMES[key]: (
+                    mtls_load(
                         f"{target.url}/health",
                         material,
                         mode=mode,
@@ -652,156 +774,87 @@ def _tls_comparisons(
                 )
                 for key, target in targets.items()
             }
-            measured = measure({_NAMES[k]: v for k, v in loads.items()}, scale, label=label)
-            return {key: measured[_NAMES[key]] for key in loads}
+
+        def by_key(measured: dict[str, Figure]) -> dict[str, Figure]:
+            return {key: measured[_NAMES[key]] for key in targets}
+
+        def also(
+            got: dict[str, Figure], workload: str, key: str, *, in_report: bool = True
+        ) -> list[Comparison]:
+            """A reference-only comparison against ``key`` (when that server runs)."""
+            if key not in got:
+                return []
+            return [
+                Comparison(
+                    workload,
+                    got["certward"],
+                    got[key],
+                    _NAMES[key],
+                    aim="reference",
+                    in_report=in_report,
+                )
+            ]
 
         if "keepalive" in workloads:
             print("keep-alive GET /health over mTLS connections:", flush=True)
-            got = figures("keepalive", scale.keepalive_connections, "keep-alive")
+            keepalive = loads("keepalive", scale.keepalive_connections)
+            measured = measure(keepalive, scale, label="keep-alive")
+            got = by_key(measured)
             workload = "mTLS keep-alive `GET /health` req/s, 1 worker"
             comparisons += [
                 Comparison(
                     workload, got["certward"], got["asyncio"], _NAMES["asyncio"], 0.8, "≥ 80%"
                 ),
-                Comparison(
-                    workload, got["certward"], got["uvloop"], _NAMES["uvloop"], aim="reference"
-                ),
-                Comparison(
-                    workload,
-                    got["certward"],
-                    got["nginx"],
-                    _NAMES["nginx"],
-                    aim="reference",
-                    in_report=False,
-                ),
+                *also(got, workload, "uvloop"),
+                *also(got, workload, "nginx", in_report=False),
             ]
+            print("keep-alive at other connection counts (for the chart):", flush=True)
+            points = sweep(keepalive, scale, label="keep-alive", measured=measured)
+            charts.append(
+                concurrency_chart(
+                    "keepalive_concurrency",
+                    "mTLS keep-alive GET /health (server on one core)",
+                    "responses/s",
+                    points,
+                )
+            )
         if "handshake" in workloads:
             print("fresh mTLS handshake + GET /health + close:", flush=True)
-            got = figures("handshake", scale.handshake_connections, "handshake")
+            got = by_key(
+                measure(loads("handshake", scale.handshake_connections), scale, label="handshake")
+            )
             workload = "fresh mTLS handshakes/s (+ one request), 1 worker"
             comparisons += [
                 Comparison(workload, got["certward"], got["nginx"], _NAMES["nginx"], 0.7, "≥ 70%"),
-                Comparison(
-                    workload, got["certward"], got["asyncio"], _NAMES["asyncio"], aim="reference"
-                ),
-                Comparison(
-                    workload,
-                    got["certward"],
-                    got["uvloop"],
-                    _NAMES["uvloop"],
-                    aim="reference",
-                    in_report=False,
-                ),
+                *also(got, workload, "asyncio"),
+                *also(got, workload, "uvloop", in_report=False),
             ]
-    return comparisons
-
-
-def _issuance_comparison(material: Material, scale: Scale, work: Path) -> list[Comparison]:
-    csrs = csr_pems(64)
-    certward_bodies = tuple(
-        json.dumps({"ca": "issuing", "profile": "server", "csr_pem": pem}).encode() for pem in csrs
-    )
-    cfssl_bodies = tuple(cfssl_sign_body(pem) for pem in csrs)
-    ports = {"certward": free_port(), "cfssl": free_port(), "cfssl-full": free_port()}
-    files = CfsslFiles(
-        ca_certificate=material.issuing_certificate,
-        ca_key=material.issuing_key,
-        tls_certificate=material.server_chain,
-        tls_key=material.server_key,
-        client_ca=material.client_ca,
-    )
-    with ExitStack() as stack:
-        certward = stack.enter_context(
-            server_process(
-                "certward-issuance",
-                certward_command(material, ports["certward"]),
-                port=ports["certward"],
-                logs=work / "logs",
-            )
-        )
-        cfssl = stack.enter_context(
-            cfssl_server(work / "cfssl", files, port=ports["cfssl"], core=SERVER_CORE)
-        )
-        cfssl_full = stack.enter_context(
-            cfssl_server(
-                work / "cfssl-full",
-                files,
-                port=ports["cfssl-full"],
-                core=SERVER_CORE,
-                synchronous="FULL",
-            )
-        )
-        print("API issuance, EC P-256 CSR signing, stored, keep-alive mTLS:", flush=True)
-
-        def load(url: str, bodies: tuple[bytes, ...]) -> LoadSpec:
-            return _load(
-                url,
-                material,
-                mode="post",
-                connections=scale.issuance_connections,
-                scale=scale,
-                bodies=bodies,
-            )
-
-        sign = "/api/v1/cfssl/sign"
-        got = measure(
-            {
-                "certward": (
-                    load(f"{certward.url}/v1/certificates/sign", certward_bodies),
-                    certward.process_group,
-                ),
-                "cfssl": (
-                    load(f"https://127.0.0.1:{ports['cfssl']}{sign}", cfssl_bodies),
-                    cfssl.process_group,
-                ),
-                "cfssl (sync FULL)": (
-                    load(f"https://127.0.0.1:{ports['cfssl-full']}{sign}", cfssl_bodies),
-                    cfssl_full.process_group,
-                ),
-            },
-            scale,
-            label="issuance",
-        )
-        stored = stored_certificates(cfssl.database) + stored_certificates(cfssl_full.database)
-        print(f"  cfssl stored {stored:,} certificates", flush=True)
-    workload = "API issuance, EC P-256 CSR signing, stored, req/s"
-    return [
-        Comparison(
-            workload, got["certward"], got["cfssl"], "cfssl serve (SQLite WAL)", 2.0, "≥ 2x"
-        ),
-        Comparison(
-            workload,
-            got["certward"],
-            got["cfssl (sync FULL)"],
-            "cfssl serve (SQLite WAL, synchronous=FULL like certward)",
-            aim="reference",
-        ),
-    ]
+    return comparisons, charts
 
 
 def run_comparisons(
     quick: bool, *, workloads: set[str] | None = None
-) -> tuple[list[Comparison], Scale]:
-    """Every comparison of this file, measured in one run."""
+) -> tuple[list[Comparison], list[Chart], Scale]:
+    """Every comparison of this file (and its charts), measured in one run."""
     scale = QUICK if quick else FULL
     chosen = set(WORKLOADS) if workloads is None else workloads
-    comparisons: list[Comparison] = []
     with tempfile.TemporaryDirectory(prefix="certward-bench-server-") as tmp:
         work = Path(tmp)
         print(f"preparing certificates (CRL with {scale.revoked} revoked entries)…", flush=True)
         material = prepare_material(work / "material", revoked=scale.revoked)
-        if chosen & {"keepalive", "handshake"}:
-            comparisons += _tls_comparisons(material, scale, work, chosen)
-        if "issuance" in chosen:
-            comparisons += _issuance_comparison(material, scale, work)
-    return comparisons, scale
+        comparisons, charts = _tls_comparisons(material, scale, work, chosen)
+    return comparisons, charts, scale
 
 
-def run(quick: bool) -> list[Row]:
-    """The rows for docs/benchmarks.md (bench/run.py)."""
-    comparisons, _ = run_comparisons(quick)
+def run(quick: bool) -> Results:
+    """The rows and charts for docs/benchmarks.md (bench/run.py)."""
+    comparisons, charts, _ = run_comparisons(quick)
     print(comparison_table(comparisons))
-    return [c.row() for c in comparisons if c.in_report]
+    pinning = f"server pinned to core {SERVER_CORE}, load generator to core {LOAD_CORE}"
+    return Results(
+        rows=tuple(c.row(note=pinning) for c in comparisons if c.in_report),
+        charts=tuple(charts),
+    )
 
 
 def main() -> None:
@@ -825,7 +878,7 @@ def main() -> None:
     unknown = workloads - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
-    comparisons, scale = run_comparisons(args.quick, workloads=workloads)
+    comparisons, _, scale = run_comparisons(args.quick, workloads=workloads)
     print()
     print(
         f"Machine: {machine()}; servers pinned to core {SERVER_CORE}, load generator to core "

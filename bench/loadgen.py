@@ -2,7 +2,8 @@
 
 ``wrk`` cannot do mutual TLS, so every mTLS workload uses this instead. Each
 connection is its own process (a blocking ``ssl`` socket, no event loop, no
-GIL to share), all pinned to one core so the server keeps the other. Requests
+GIL to share), all pinned to one core so the server keeps the other (or, with
+``core=None``, free to run on every core). Requests
 are pre-encoded bytes; responses are parsed just enough to find their end
 (``Content-Length``) and status. Only 2xx responses count.
 
@@ -155,8 +156,8 @@ class _Connection:
 
 
 def _worker(spec: LoadSpec, ready: Connection, start: Event, index: int) -> None:
-    if spec.core is not None:
-        os.sched_setaffinity(0, {spec.core})
+    # Explicit either way: a forked worker inherits whatever pinning its parent had.
+    os.sched_setaffinity(0, {spec.core} if spec.core is not None else range(os.cpu_count() or 1))
     parts = urlsplit(spec.url)
     address = (parts.hostname or "127.0.0.1", parts.port or 443)
     server_name = parts.hostname or "localhost"
@@ -242,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--mode", choices=MODES, default="keepalive")
     parser.add_argument("--connections", type=int, default=8, help="one process each")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds")
-    parser.add_argument("--core", type=int, default=1, help="CPU core to pin to (-1: none)")
+    parser.add_argument("--core", type=int, default=1, help="CPU core to pin to (-1: every core)")
     parser.add_argument("--cert", help="client certificate (PEM, may hold the chain)")
     parser.add_argument("--key", help="client private key (PEM)")
     parser.add_argument("--body", action="append", default=[], help="a body file (post mode)")
