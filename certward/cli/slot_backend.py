@@ -2,16 +2,24 @@
 
 Both answer with the same JSON documents (the shapes of the HTTP API), so the
 commands print the same text and ``--json`` either way. Local changes are
-audited as ``local:<user>``.
+audited as ``local:<user>``; remote ones go through the SDK's slot methods.
 """
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from certward.cli.state import CLIState
+
+if TYPE_CHECKING:
+    from certward.certs.certificates import SlotCertificate
+    from certward.certs.crl import SlotCRL
+    from certward.certs.jobs import CSRJob
+    from certward.certs.slots import SlotSpec
+    from certward.client import KmsClient
 
 __all__ = ["Document", "SlotBackend", "read_file"]
 
@@ -37,16 +45,19 @@ class SlotBackend:
 
     def all(self) -> list[Document]:
         if self.state.server is not None:
-            return list(self._remote("GET", "/v1/slots"))
+            with self._client() as client:
+                return [_as_sent(_slot_document(spec)) for spec in client.list_slots()]
         from certward.certs.slots import list_slots
 
         return [_slot_document(spec) for spec in list_slots(self.state.context())]
 
     def show(self, name: str) -> Document:
         if self.state.server is not None:
-            slot = self._remote("GET", f"/v1/slots/{name}")
-            slot["certificates"] = self._remote("GET", f"/v1/slots/{name}/certificates")
-            return dict(slot)
+            with self._client() as client:
+                slot = _slot_document(client.get_slot(name))
+                certificates = client.slot_certificates(name)
+            slot["certificates"] = [_certificate_document(c) for c in certificates]
+            return _as_sent(slot)
         from certward.certs.manager import list_certificates
         from certward.certs.slots import get_slot
 
@@ -61,7 +72,8 @@ class SlotBackend:
 
     def add(self, name: str, settings: Document) -> Document:
         if self.state.server is not None:
-            return dict(self._remote("POST", "/v1/slots", {"name": name, **settings}))
+            with self._client() as client:
+                return _as_sent(_slot_document(client.add_slot(name, **_slot_options(settings))))
         from certward.certs.slots import create_slot
         from certward.config import SlotSettings
         from certward.errors import ConfigError
@@ -77,7 +89,8 @@ class SlotBackend:
 
     def remove(self, name: str) -> None:
         if self.state.server is not None:
-            self._remote("DELETE", f"/v1/slots/{name}")
+            with self._client() as client:
+                client.remove_slot(name)
             return
         from certward.certs.slot_removal import remove_slot
 
@@ -86,7 +99,14 @@ class SlotBackend:
 
     def install(self, name: str, upload: Document) -> Document:
         if self.state.server is not None:
-            return dict(self._remote("POST", f"/v1/slots/{name}/certificates", upload))
+            with self._client() as client:
+                answer = client.install_slot_certificate(
+                    name,
+                    upload["certificate_pem"],
+                    key_pem=upload.get("key_pem"),
+                    password=upload.get("password"),
+                )
+            return _as_sent(_certificate_document(answer))
         from certward.certs.manager import install_certificate
 
         actor, audit = self._audit("slot.install", name)
@@ -97,8 +117,15 @@ class SlotBackend:
 
     def replace(self, name: str, cert_id: str, upload: Document) -> Document:
         if self.state.server is not None:
-            path = f"/v1/slots/{name}/certificates/{cert_id}"
-            return dict(self._remote("PUT", path, upload))
+            with self._client() as client:
+                answer = client.replace_slot_certificate(
+                    name,
+                    cert_id,
+                    upload["certificate_pem"],
+                    key_pem=upload.get("key_pem"),
+                    password=upload.get("password"),
+                )
+            return _as_sent(_certificate_document(answer))
         from certward.certs.manager import replace_certificate
 
         actor, audit = self._audit("slot.replace", name)
@@ -114,33 +141,45 @@ class SlotBackend:
 
     def delete(self, name: str, cert_id: str) -> Document:
         if self.state.server is not None:
-            return dict(self._remote("DELETE", f"/v1/slots/{name}/certificates/{cert_id}"))
+            with self._client() as client:
+                deletion = client.delete_slot_certificate(name, cert_id)
+            return _as_sent(_deletion_document(deletion.deleted, deletion.replacement))
         from certward.certs.manager import delete_certificate
 
         actor, audit = self._audit("slot.delete", name)
         fallback = delete_certificate(
             self.state.context(), name, cert_id, actor=actor, extra_rows=audit
         )
-        replacement = _certificate_document(fallback) if fallback is not None else None
-        return {"deleted": cert_id, "replacement": replacement}
+        return _deletion_document(cert_id, fallback)
 
     def install_crl(self, name: str, data: bytes) -> Document:
         if self.state.server is not None:
-            body = {"crl_pem": _crl_text(data)}
-            return dict(self._remote("POST", f"/v1/slots/{name}/crl", body))
+            with self._client() as client:
+                return _as_sent(_crl_document(client.install_slot_crl(name, data)))
         from certward.certs.manager import install_crl
 
         actor, audit = self._audit("slot.crl_install", name)
         crl = install_crl(self.state.context(), name, data, actor=actor, extra_rows=audit)
-        return {
-            "slot": crl.slot,
-            "file_name": crl.file_name,
-            "issuer": crl.issuer,
-            "crl_number": str(crl.crl_number) if crl.crl_number is not None else None,
-            "this_update": crl.this_update,
-            "next_update": crl.next_update,
-            "installed_at": crl.installed_at,
-        }
+        return _crl_document(crl)
+
+    def request_csr_remotely(
+        self,
+        name: str,
+        fields: Mapping[str, Any],
+        *,
+        sign_with: str | None,
+        profile: str | None,
+        timeout: float,
+        poll_interval: float,
+    ) -> Document:
+        """Start a CSR job on the server and wait for it (``slot csr`` runs local jobs itself).
+
+        The job as the API shows it, as it is when done or when ``timeout`` has passed.
+        """
+        with self._client() as client:
+            job = client.request_slot_csr(name, **fields, sign_with=sign_with, profile=profile)
+            done = client.wait_for_csr_job(job.id, timeout=timeout, poll_interval=poll_interval)
+        return _as_sent(_job_document(done))
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -158,39 +197,38 @@ class SlotBackend:
         )
         return actor, [row]
 
-    def request(self, method: str, path: str, body: Document | None = None) -> Any:
-        """Send one request to the server (remote mode only); the decoded JSON answer."""
-        return self._remote(method, path, body)
-
-    def _remote(self, method: str, path: str, body: Document | None = None) -> Any:
+    def _client(self) -> KmsClient:
         from certward.client import KmsClient
-        from certward.client._calls import Call
-        from certward.errors import InvalidInput
 
         server = self.state.server
         assert server is not None
-        if path.count("/") < 2 or "//" in path or ".." in path:
-            raise InvalidInput(f"bad slot name in {path}")
-        client = KmsClient(server.url, cert=server.cert, key=server.key, ca=server.ca)
-        try:
-            call: Call[Any] = Call(
-                method,  # type: ignore[arg-type]
-                path,
-                lambda response, _request_id: response.json() if response.content else None,
-                body=body,
-            )
-            return client._send(call)
-        finally:
-            client.close()
+        return KmsClient(server.url, cert=server.cert, key=server.key, ca=server.ca)
 
 
-def _crl_text(data: bytes) -> str:
-    if b"-----BEGIN" in data:
-        return data.decode("ascii", "replace")
-    from certward.crypto.formats import crl_pem, load_crl
+def _as_sent(document: Document) -> Document:
+    # Remote documents keep the text the API sends: times as pydantic writes them
+    # ("...Z"), where local ones print Python's isoformat.
+    from pydantic_core import to_jsonable_python
 
-    load_crl(data)  # a garbage DER file fails here, with the usual message
-    return crl_pem(data).decode("ascii")
+    sent: Document = to_jsonable_python(document)
+    return sent
+
+
+_RELOAD_OPTIONS = {
+    "command": "reload_command",
+    "pid_file": "reload_pid_file",
+    "signal": "reload_signal",
+    "url": "reload_url",
+    "timeout_seconds": "reload_timeout",
+}
+
+
+def _slot_options(settings: Document) -> Document:
+    """``slot add``'s settings (the API's SlotCreate shape) as ``Client.add_slot`` options."""
+    options = {key: value for key, value in settings.items() if key != "reload"}
+    for key, value in (settings.get("reload") or {}).items():
+        options[_RELOAD_OPTIONS[key]] = value
+    return options
 
 
 def _upload_args(upload: Document) -> Document:
@@ -203,7 +241,7 @@ def _upload_args(upload: Document) -> Document:
     }
 
 
-def _slot_document(spec: Any) -> Document:
+def _slot_document(spec: SlotSpec) -> Document:
     reload = spec.reload
     return {
         "name": spec.name,
@@ -232,7 +270,45 @@ def _slot_document(spec: Any) -> Document:
     }
 
 
-def _certificate_document(certificate: Any) -> Document:
+def _deletion_document(deleted: str, replacement: SlotCertificate | None) -> Document:
+    document = _certificate_document(replacement) if replacement is not None else None
+    return {"deleted": deleted, "replacement": document}
+
+
+def _crl_document(crl: SlotCRL) -> Document:
+    return {
+        "slot": crl.slot,
+        "file_name": crl.file_name,
+        "issuer": crl.issuer,
+        "crl_number": str(crl.crl_number) if crl.crl_number is not None else None,
+        "this_update": crl.this_update,
+        "next_update": crl.next_update,
+        "installed_at": crl.installed_at,
+    }
+
+
+def _job_document(job: CSRJob) -> Document:
+    error = None
+    if job.error_code is not None:
+        error = {"code": job.error_code, "message": job.error_message or ""}
+    return {
+        "id": job.id,
+        "slot": job.slot,
+        "state": job.state.value,
+        "key_type": job.key_type,
+        "request": job.request,
+        "csr_pem": job.csr_pem,
+        "sign_with": job.sign_with,
+        "profile": job.profile,
+        "certificate_id": job.certificate_id,
+        "error": error,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _certificate_document(certificate: SlotCertificate) -> Document:
     return {
         "slot": certificate.slot,
         "id": certificate.id,

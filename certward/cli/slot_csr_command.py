@@ -4,13 +4,12 @@ The key is made and kept (sealed) by certward, never written out: the
 certificate installed later into the slot (``certward slot install`` without
 ``--key``) pairs with it. ``--sign-with CA`` has certward's own CA sign the CSR
 and installs the result at once. Local mode runs the job in this process;
-with ``--server`` it goes to ``POST /v1/slots/{slot}/csr`` and polls the job.
+with ``--server`` the SDK starts the job on the server and polls it.
 """
 
 from __future__ import annotations
 
 import getpass
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,14 +64,14 @@ def _remote(
 ) -> dict[str, Any]:
     from certward.cli.slot_backend import SlotBackend
 
-    slots = SlotBackend(state)
-    body = {**fields, "sign_with": sign_with, "profile": profile}
-    job: dict[str, Any] = slots.request("POST", f"/v1/slots/{slot}/csr", body)
-    deadline = time.monotonic() + _WAIT_SECONDS
-    while job["state"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(_POLL_SECONDS)
-        job = slots.request("GET", f"/v1/jobs/{job['id']}")
-    return job
+    return SlotBackend(state).request_csr_remotely(
+        slot,
+        fields,
+        sign_with=sign_with,
+        profile=profile,
+        timeout=_WAIT_SECONDS,
+        poll_interval=_POLL_SECONDS,
+    )
 
 
 def slot_csr(

@@ -11,8 +11,25 @@
         print(issued.serial, issued.request_id)
 
 One method per API operation. ``AsyncClient`` has the same methods as coroutines.
+
 ``KmsClient`` (a ``Client``) adds the key management service and reads an
 application access point's files (see :mod:`certward.client.kms`).
+
+**Certificate slots** (the files of a service's certificate, key or trusted CAs)::
+
+    client.add_slot("server/web", directory="/etc/web/tls",
+                    reload_command=["nginx", "-s", "reload"])
+    job = client.request_slot_csr("server/web", common_name="web", organization="Ex",
+                                  organizational_unit="IT", city="Lyon", state="ARA",
+                                  country="FR", sign_with="issuing")
+    done = client.wait_for_csr_job(job.id, timeout=60)     # signed and installed
+    installed = client.slot_certificates("server/web")[0]   # a SlotCertificate
+
+Slots: ``list_slots``, ``get_slot``, ``add_slot``, ``remove_slot``; their certificates:
+``slot_certificates``, ``get_slot_certificate``, ``install_slot_certificate``,
+``replace_slot_certificate``, ``delete_slot_certificate``; CRLs: ``slot_crls``,
+``install_slot_crl``; CSR jobs: ``request_slot_csr``, ``get_csr_job``,
+``wait_for_csr_job``. A slot is named ``kind/label`` (``server/https``).
 
 **Results carry the request id.** Every method returns a frozen dataclass with a
 ``request_id`` field: the ``X-Request-ID`` of the exchange, which the server logs
@@ -83,6 +100,14 @@ from certward.client._results import (
     RemoteRevokedCertificate,
     RevocationList,
 )
+from certward.client._slot_results import (
+    RemoteCSRJob,
+    RemoteSlot,
+    RemoteSlotCertificate,
+    RemoteSlotCRL,
+    RemoteSlotDeletion,
+    RemoteSlotRemoval,
+)
 from certward.client.kms import KmsClient
 
 __all__ = [
@@ -108,6 +133,7 @@ __all__ = [
     "RemoteAlias",
     "RemoteAuditPage",
     "RemoteCAInfo",
+    "RemoteCSRJob",
     "RemoteCertificatePage",
     "RemoteCertificateSummary",
     "RemoteDataKey",
@@ -124,6 +150,11 @@ __all__ = [
     "RemoteReEncrypted",
     "RemoteRevokedCertificate",
     "RemoteSignature",
+    "RemoteSlot",
+    "RemoteSlotCRL",
+    "RemoteSlotCertificate",
+    "RemoteSlotDeletion",
+    "RemoteSlotRemoval",
     "RemoteVerification",
     "RevocationList",
     "SignItem",

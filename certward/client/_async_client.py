@@ -15,6 +15,7 @@ from certward.access.grants import Grant
 from certward.ca.authority import CAInfo
 from certward.ca.inventory import CertificateStatus
 from certward.client import _calls as calls
+from certward.client._async_slot_client import AsyncSlotMethods
 from certward.client._base import ClientBase
 from certward.client._exchange import (
     answer,
@@ -47,7 +48,7 @@ __all__ = ["AsyncClient"]
 T = TypeVar("T")
 
 
-class AsyncClient(ClientBase[httpx.AsyncClient]):
+class AsyncClient(ClientBase[httpx.AsyncClient], AsyncSlotMethods):
     """:class:`~certward.client.Client` for asyncio code: the same methods, as coroutines.
 
     Close it with ``await client.aclose()``, or use ``async with``.

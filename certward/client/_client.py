@@ -41,17 +41,19 @@ from certward.client._results import (
     RemoteRevokedCertificate,
     RevocationList,
 )
+from certward.client._slot_client import SlotMethods
 
 __all__ = ["Client"]
 
 T = TypeVar("T")
 
 
-class Client(ClientBase[httpx.Client]):
+class Client(ClientBase[httpx.Client], SlotMethods):
     """A certward server, reached over mutual TLS (arguments: see :class:`ClientBase`).
 
     ``Client(url, cert=..., key=..., ca=...)`` or ``Client.from_bundle(p12, password,
-    url=...)``; use it as a context manager, or call :meth:`close`.
+    url=...)``; use it as a context manager, or call :meth:`close`. The certificate
+    slot methods (``list_slots``, ``install_slot_certificate``, ...) are in ``_slot_client.py``.
     """
 
     @staticmethod
