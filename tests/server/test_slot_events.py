@@ -208,7 +208,11 @@ def test_webhook_receives_signed_events_and_a_refused_delivery_is_retried(
     assert ids == sorted(set(ids)), "each event once, in order"
 
 
-def test_a_tampered_body_does_not_match_its_signature(slots: SlotService) -> None:
+def test_a_tampered_body_does_not_match_its_signature(
+    slots: SlotService, api: httpx.Client, ca: TestCA
+) -> None:
+    # Changes of its own: under xdist this test may run before every other test of the module.
+    _install_replace_delete_ldap(api, ca)
     assert poll_until(lambda: slots.webhook.deliveries, within=60)
     delivery = slots.webhook.deliveries[0]
     tampered = delivery.body.replace(b'"kind":"', b'"kind":"x')
