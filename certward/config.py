@@ -355,7 +355,9 @@ def load_settings(data_dir: Path, **overrides: Any) -> Settings:
     path = Path(data_dir) / CONFIG_FILE_NAME
     if path.exists():
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            # Bytes as the settings source reads them: read_text() would turn a lone CR
+            # into a newline and let a file pass here that the source then refuses.
+            tomllib.loads(path.read_bytes().decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     bound = type(
