@@ -9,8 +9,11 @@ quick: 1 000 and 10 000), and at each size:
 - revoke one more certificate: real ``revoke_certificate`` calls on issued
   certificates, one transaction each, next to the same with nothing revoked
   (must stay flat: no full rebuild per revoke);
-- revoke + publish: ``revoke_certificate`` then ``publish_crl``, what
-  ``POST /v1/certificates/{serial}/revoke`` does (it publishes the CRL at once);
+- revoke through the service: ``revoke_certificate`` then a request to a running
+  ``CRLPublisher``, what ``POST /v1/certificates/{serial}/revoke`` does (the CRL
+  is published in the background, coalesced), timed back to back while that
+  thread keeps publishing in the same process; then how long the last
+  revocation waited for a CRL listing it, and how many CRLs the calls cost;
 - publish the CRL: ``publish_crl`` reads the stored entries (DER encoded once,
   at revocation), signs, stores and writes the CRL files — next to
   ``openssl ca -gencrl`` over an index.txt of the same revocations, signed by the
@@ -50,7 +53,8 @@ from bench.common import (
 )
 from certward.ca.authority import create_ca
 from certward.ca.context import CAContext
-from certward.ca.crl import publish_crl
+from certward.ca.crl import PublishedCRL, publish_crl
+from certward.ca.crl_publisher import CRLPublisher, CRLTicket
 from certward.ca.issue import issue_many, leaf_request
 from certward.ca.revoke import revoke_certificate
 from certward.crypto.serials import random_serial
@@ -68,12 +72,12 @@ class Scale:
     """How many timed calls at each size."""
 
     revokes: int  # single revocations timed
-    revoke_publishes: int  # revoke + publish pairs timed
+    revoke_publishes: int  # revocations through the service (with the publisher) timed
     publishes: int  # publish_crl runs (and openssl runs)
 
 
-FULL = Scale(revokes=100, revoke_publishes=3, publishes=3)
-QUICK = Scale(revokes=40, revoke_publishes=3, publishes=3)
+FULL = Scale(revokes=100, revoke_publishes=100, publishes=3)
+QUICK = Scale(revokes=40, revoke_publishes=40, publishes=3)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class Point:
     entries: int
     revoke: Spread
     revoke_publish: Spread
+    crls_published: int  # CRLs the revocations through the service cost
+    listed_after: float  # seconds from the last of them to a CRL listing it
     publish: Spread | None = None
     openssl: Spread | None = None
 
@@ -124,14 +130,37 @@ def _bulk(count: int, now: datetime) -> Iterator[BulkCertificate]:
         )
 
 
-def _revocation_costs(ctx: CAContext, probes: _Probes, scale: Scale) -> tuple[Spread, Spread]:
-    revoke = _seconds(lambda: probes.revoke(ctx), scale.revokes)
+@dataclass(frozen=True)
+class _ServiceCosts:
+    revoke: Spread
+    crls_published: int
+    listed_after: float
 
-    def revoke_and_publish() -> None:
+
+def _through_service(ctx: CAContext, probes: _Probes, calls: int) -> _ServiceCosts:
+    published: list[PublishedCRL] = []
+    publisher = CRLPublisher(ctx, on_published=published.append)
+    publisher.start()
+    tickets: list[CRLTicket] = []
+
+    def revoke_and_ask() -> None:
         probes.revoke(ctx)
-        publish_crl(ctx, "issuing")
+        tickets.append(publisher.request("issuing"))
 
-    return revoke, _seconds(revoke_and_publish, scale.revoke_publishes)
+    try:
+        revoke = _seconds(revoke_and_ask, calls)
+        number, waited = timed(lambda: publisher.wait(tickets[-1], timeout=600))
+        assert number is not None, "the last revocation never reached a CRL"
+    finally:
+        publisher.stop()
+    return _ServiceCosts(revoke, len(published), waited)
+
+
+def _revocation_costs(
+    ctx: CAContext, probes: _Probes, scale: Scale
+) -> tuple[Spread, _ServiceCosts]:
+    revoke = _seconds(lambda: probes.revoke(ctx), scale.revokes)
+    return revoke, _through_service(ctx, probes, scale.revoke_publishes)
 
 
 def measure(sizes: tuple[int, ...], scale: Scale, work: Path) -> tuple[Point, list[Point]]:
@@ -146,11 +175,18 @@ def measure(sizes: tuple[int, ...], scale: Scale, work: Path) -> tuple[Point, li
             ca_row = ctx.ca_row(session, "issuing")
             ca_id = ca_row.id
             loaded = ctx.load(session, ca_row)
-        revoke, revoke_publish = _revocation_costs(ctx, probes, scale)
-        empty = Point(0, len(probes.revoked), revoke, revoke_publish)
+        revoke, service = _revocation_costs(ctx, probes, scale)
+        empty = Point(
+            0,
+            len(probes.revoked),
+            revoke,
+            service.revoke,
+            service.crls_published,
+            service.listed_after,
+        )
         print(
-            f"  0 revoked: revoke {revoke.median * 1e3:.2f} ms, "
-            f"revoke + publish {revoke_publish.median * 1e3:.1f} ms",
+            f"  0 revoked: revoke {revoke.median * 1e3:.2f} ms, through the service "
+            f"{service.revoke.median * 1e3:.2f} ms ({service.crls_published} CRLs)",
             flush=True,
         )
         bulk: list[Revocation] = []
@@ -171,7 +207,7 @@ def measure(sizes: tuple[int, ...], scale: Scale, work: Path) -> tuple[Point, li
             )
             bulk += [item.revoked for item in grow if item.revoked]
             print(f"  {size:,} revoked ({fill:.1f} s to store {len(grow):,} rows)", flush=True)
-            revoke, revoke_publish = _revocation_costs(ctx, probes, scale)
+            revoke, service = _revocation_costs(ctx, probes, scale)
             crls = [timed(lambda: publish_crl(ctx, "issuing")) for _ in range(scale.publishes)]
             entries = crls[0][0].entries
             publish = Spread.of([seconds for _, seconds in crls])
@@ -181,10 +217,23 @@ def measure(sizes: tuple[int, ...], scale: Scale, work: Path) -> tuple[Point, li
             runs = [gencrl_seconds(openssl_dir) for _ in range(scale.publishes)]
             assert all(count == entries for _, count in runs), (runs, entries)
             openssl = Spread.of([seconds for seconds, _ in runs])
-            points.append(Point(size, entries, revoke, revoke_publish, publish, openssl))
+            points.append(
+                Point(
+                    size,
+                    entries,
+                    revoke,
+                    service.revoke,
+                    service.crls_published,
+                    service.listed_after,
+                    publish,
+                    openssl,
+                )
+            )
             print(
-                f"    revoke {revoke.median * 1e3:.2f} ms, revoke + publish "
-                f"{revoke_publish.median:.3f} s; publish_crl {publish.median:.3f} s, openssl ca "
+                f"    revoke {revoke.median * 1e3:.2f} ms, through the service "
+                f"{service.revoke.median * 1e3:.2f} ms ({service.crls_published} CRLs, last "
+                f"listed {service.listed_after:.3f} s later); publish_crl "
+                f"{publish.median:.3f} s, openssl ca "
                 f"-gencrl {openssl.median:.3f} s ({entries:,} entries)",
                 flush=True,
             )
@@ -212,10 +261,13 @@ def rows(empty: Point, points: list[Point]) -> list[Row]:
                 f"{point.revoke.count} calls, one transaction each",
             ),
             (
-                "revoke + publish the CRL (what `POST /v1/certificates/{serial}/revoke` does)",
+                "revoke through the service (what `POST /v1/certificates/{serial}/revoke` "
+                "does: commit, then ask the background CRL publisher)",
                 point.revoke_publish,
                 empty.revoke_publish,
-                f"{point.revoke_publish.count} calls; the API publishes the whole CRL each time",
+                f"{point.revoke_publish.count} calls back to back while the publisher thread "
+                f"publishes in the same process: {point.crls_published} CRLs for them; the last "
+                f"was listed {number(point.listed_after * 1e3)} ms after its call",
             ),
         ):
             rate, span = _rate(mine)
@@ -281,7 +333,11 @@ def chart(empty: Point, points: list[Point]) -> Chart:
         (
             curve("certward publish_crl", lambda p: p.publish, points),
             curve("openssl ca -gencrl", lambda p: p.openssl, points),
-            curve("certward revoke + publish (API)", lambda p: p.revoke_publish, everything[1:]),
+            curve(
+                "certward revoke through the service (API)",
+                lambda p: p.revoke_publish,
+                everything[1:],
+            ),
             curve("certward revoke one", lambda p: p.revoke, everything[1:]),
         ),
         log_x=True,

@@ -217,11 +217,13 @@ def principal_by_fingerprint(ctx: CAContext, fingerprint: str) -> Principal | No
 
 
 def disable_principal(
-    ctx: CAContext, name: str, *, extra_rows: Sequence[TableRow] = ()
+    ctx: CAContext, name: str, *, extra_rows: Sequence[TableRow] = (), publish: bool = True
 ) -> Principal:
     """Disable a principal: revoke its certificate and publish its CA's CRL at once.
 
-    ``extra_rows`` (an audit event) are stored in the same transaction.
+    ``extra_rows`` (an audit event) are stored in the same transaction. With
+    ``publish=False`` the caller publishes the CRL (the service asks its background
+    publisher, ``ca.crl_publisher``).
     """
     with ctx.database.transaction() as session:
         row = session.scalar(select(PrincipalRow).where(PrincipalRow.name == name))
@@ -241,6 +243,7 @@ def disable_principal(
         issuer = session.get(CertificateAuthorityRow, certificate.ca_id)
         assert issuer is not None  # foreign key
         ca_name = issuer.name
-    publish_crl(ctx, ca_name)
+    if publish:
+        publish_crl(ctx, ca_name)
     _log.info("principal.disabled", principal=name, serial=row.certificate_serial)
     return principal

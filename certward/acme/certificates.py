@@ -100,10 +100,12 @@ def revoke(
     account: Account | None,
     certificate_key: JWK | None,
     audit: Callable[[str, str], Sequence[TableRow]],
+    publish: bool = True,
 ) -> RevokedCertificate:
     """Revoke the certificate in ``payload`` for its account or its key holder; publish a CRL.
 
-    ``audit(serial, reason)`` gives the audit rows stored with the revocation.
+    ``audit(serial, reason)`` gives the audit rows stored with the revocation. With
+    ``publish=False`` the caller publishes the CRL (the service's background publisher).
     """
     encoded = payload.get("certificate")
     if not isinstance(encoded, str):
@@ -135,7 +137,8 @@ def revoke(
         )
     except AlreadyRevoked:
         raise AcmeAlreadyRevoked("the certificate is already revoked") from None
-    publish_crl(ctx, directory.ca_name)
+    if publish:
+        publish_crl(ctx, directory.ca_name)
     return revoked
 
 

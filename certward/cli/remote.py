@@ -126,8 +126,8 @@ class RemoteBackend:
         return self._client.sign_csr(ca=ca, profile=profile, csr_pem=csr_data, days=days)
 
     def revoke_certificate(self, serial: str, *, reason: str | None) -> RevokedCertificate:
-        """Revoke a certificate (the server also publishes its CA's CRL)."""
-        return self._client.revoke_certificate(serial, reason=reason)
+        """Revoke a certificate; answers once the server published a CRL listing it."""
+        return self._client.revoke_certificate(serial, reason=reason, wait_for_crl=True)
 
     def list_certificates(
         self,

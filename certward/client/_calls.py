@@ -278,8 +278,10 @@ def get_certificate(serial: str) -> Call[RemoteCertificateSummary]:
     return Call("GET", f"/v1/certificates/{_segment(serial)}", read)
 
 
-def revoke_certificate(serial: str, *, reason: str | None) -> Call[RemoteRevokedCertificate]:
-    """POST /v1/certificates/{serial}/revoke."""
+def revoke_certificate(
+    serial: str, *, reason: str | None, wait_for_crl: bool
+) -> Call[RemoteRevokedCertificate]:
+    """POST /v1/certificates/{serial}/revoke[?wait_for_crl=true]."""
 
     def read(response: httpx.Response, request_id: str) -> RemoteRevokedCertificate:
         data = _json(response)
@@ -289,7 +291,8 @@ def revoke_certificate(serial: str, *, reason: str | None) -> Call[RemoteRevoked
         )
 
     path = f"/v1/certificates/{_segment(serial)}/revoke"
-    return Call("POST", path, read, body={"reason": reason})
+    params: dict[str, str | int] = {"wait_for_crl": "true"} if wait_for_crl else {}
+    return Call("POST", path, read, params=params, body={"reason": reason})
 
 
 def create_principal(

@@ -234,13 +234,17 @@ class Client(ClientBase[httpx.Client], SlotMethods):
         return self._send(calls.get_certificate(serial))
 
     def revoke_certificate(
-        self, serial: str, *, reason: str | None = None
+        self, serial: str, *, reason: str | None = None, wait_for_crl: bool = False
     ) -> RemoteRevokedCertificate:
-        """Revoke a certificate; the server publishes its CA's CRL at once.
+        """Revoke a certificate; the server publishes its CA's next CRL at once, in the background.
 
         reason: an RFC 5280 name such as ``keyCompromise`` or ``superseded``.
+        wait_for_crl: answer only once a published CRL lists it (its number is in
+        ``crl_number``; None if the server gave up waiting after a minute).
         """
-        return self._send(calls.revoke_certificate(serial, reason=reason))
+        return self._send(
+            calls.revoke_certificate(serial, reason=reason, wait_for_crl=wait_for_crl)
+        )
 
     # -- principals and audit --------------------------------------------------
 

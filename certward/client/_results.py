@@ -168,9 +168,13 @@ class RemoteCertificatePage(CertificatePage, _Answered):
 
 @dataclass(frozen=True)
 class RemoteRevokedCertificate(RevokedCertificate, _Answered):
-    """A :class:`~certward.ca.revoke.RevokedCertificate`, and the CRL the server published."""
+    """A :class:`~certward.ca.revoke.RevokedCertificate`, and the CRL that lists it.
 
-    crl_number: int = field(kw_only=True)
+    ``crl_number`` is None unless the call waited for the CRL (``wait_for_crl``):
+    the server publishes it in the background.
+    """
+
+    crl_number: int | None = field(kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ outside bytes never raise anything else.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 
@@ -112,8 +113,15 @@ def chain_pem(certificates: Sequence[x509.Certificate]) -> bytes:
 
 
 def crl_pem(crl_der: bytes) -> bytes:
-    """PEM armour of a DER CRL."""
-    return x509.load_der_x509_crl(crl_der).public_bytes(serialization.Encoding.PEM)
+    """PEM armour of a DER CRL (RFC 7468: base64 in lines of 64).
+
+    Armoured here rather than by cryptography, which parses and re-encodes the
+    CRL first: five times slower on a million-entry CRL (~40 MB), and every CRL
+    published is armoured twice (the published file and the TLS trust file).
+    """
+    encoded = base64.b64encode(crl_der)
+    lines = b"\n".join([encoded[i : i + 64] for i in range(0, len(encoded), 64)])
+    return b"-----BEGIN X509 CRL-----\n" + lines + b"\n-----END X509 CRL-----\n"
 
 
 def export_pkcs12(

@@ -35,7 +35,11 @@ from certward.crypto.names import parse_subtrees
 from certward.errors import InvalidInput
 from certward.server.auth import Caller
 
+# A revocation with ``wait_for_crl`` waits this long for its CRL (~3 s at a million entries).
+CRL_WAIT_SECONDS = 60.0
+
 __all__ = [
+    "CRL_WAIT_SECONDS",
     "create_ca_as",
     "export_pkcs12_as",
     "issue_as",
@@ -186,26 +190,31 @@ def read_certificate_as(who: Caller, serial: str) -> CertificateSummary:
 
 
 def revoke_as(
-    who: Caller, serial: str, *, reason: str | None
-) -> tuple[RevokedCertificate, PublishedCRL]:
-    """Revoke a certificate and publish its CA's CRL at once (``ca.revoke``; audited)."""
+    who: Caller, serial: str, *, reason: str | None, wait_for_crl: bool = False
+) -> tuple[RevokedCertificate, int | None]:
+    """Revoke a certificate (``ca.revoke``; audited); its CA's next CRL follows at once.
+
+    The CRL is published in the background (``ca.crl_publisher``), so revoking costs
+    the same at any number of revoked certificates; with ``wait_for_crl`` the call
+    also returns the number of a published CRL that lists it (None if none did
+    within :data:`CRL_WAIT_SECONDS`).
+    """
     # As in read: no probing for serials without any ca.revoke grant.
     who.require(Permission.CA_REVOKE)
     item = get_certificate(who.runtime.ctx, serial)
     who.require_for("certificate.revoke", item.serial, Permission.CA_REVOKE, resource=item.ca_name)
     ctx = who.runtime.ctx
-
-    def revoke_and_publish(audit: Sequence[TableRow]) -> tuple[RevokedCertificate, PublishedCRL]:
-        revoked = revoke_certificate(ctx, serial, reason=reason, extra_rows=audit)
-        crl = publish_crl(ctx, revoked.ca_name)
-        return revoked, crl
-
-    revoked, crl = who.audited(
-        "certificate.revoke", item.serial, revoke_and_publish, details={"reason": reason}
+    revoked = who.audited(
+        "certificate.revoke",
+        item.serial,
+        lambda audit: revoke_certificate(ctx, serial, reason=reason, extra_rows=audit),
+        details={"reason": reason},
     )
-    who.runtime.count_revoked()
-    who.runtime.reload_tls()
-    return revoked, crl
+    ticket = who.runtime.after_revocation(revoked.ca_name)
+    number = (
+        who.runtime.crl_publisher.wait(ticket, timeout=CRL_WAIT_SECONDS) if wait_for_crl else None
+    )
+    return revoked, number
 
 
 def export_pkcs12_as(who: Caller, serial: str, *, password: str) -> bytes:

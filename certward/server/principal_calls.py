@@ -19,7 +19,9 @@ from certward.access.principals import (
     disable_principal,
     list_principals,
 )
+from certward.ca.inventory import get_certificate
 from certward.server.auth import Caller
+from certward.server.ca_calls import CRL_WAIT_SECONDS
 
 __all__ = ["create_principal_as", "disable_principal_as", "list_principals_as"]
 
@@ -70,8 +72,9 @@ def disable_principal_as(who: Caller, name: str) -> Principal:
     principal = who.audited(
         "principal.disable",
         name,
-        lambda audit: disable_principal(who.runtime.ctx, name, extra_rows=audit),
+        lambda audit: disable_principal(who.runtime.ctx, name, extra_rows=audit, publish=False),
     )
-    who.runtime.count_revoked()
-    who.runtime.reload_tls()
+    # Rare and weighty: the answer waits until handshakes refuse the certificate too.
+    issuer = get_certificate(who.runtime.ctx, principal.certificate_serial).ca_name
+    who.runtime.crl_publisher.wait(who.runtime.after_revocation(issuer), timeout=CRL_WAIT_SECONDS)
     return principal

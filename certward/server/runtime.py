@@ -28,7 +28,8 @@ from certward.access.idempotency import purge_expired
 from certward.access.principals import Principal, principal_by_fingerprint
 from certward.ca.authority import ca_chain
 from certward.ca.context import CAContext
-from certward.ca.crl import latest_crl
+from certward.ca.crl import PublishedCRL, latest_crl
+from certward.ca.crl_publisher import CRLPublisher, CRLTicket
 from certward.ca.group_commit import GroupCommitWriter
 from certward.ca.publish import republish_all
 from certward.certs.events import newest_file_change
@@ -108,6 +109,8 @@ class ServerRuntime:
         self.kms_maintenance = KmsMaintenance(
             ctx, interval=ctx.settings.kms.rotation_check_seconds, on_change=self.kms_keys.forget
         )
+        # Revocations here ask for their CA's next CRL; one thread publishes them, coalesced.
+        self.crl_publisher = CRLPublisher(ctx, on_published=self._published_here)
 
     # -- TLS ---------------------------------------------------------------------
 
@@ -170,6 +173,21 @@ class ServerRuntime:
         if self.metrics is not None:
             self.metrics.revoked.inc()
 
+    def after_revocation(self, ca_name: str) -> CRLTicket:
+        """A revocation committed here: refuse its certificate from now on, ask for the CRL.
+
+        Principals and issuer checks are looked up again at once (they read the
+        revocation from the database); handshakes refuse the certificate when the
+        CRL is published, which happens in the background (see ``ca.crl_publisher``).
+        """
+        self.count_revoked()
+        self._principals.clear()
+        self.ctx.forget_issuer_checks()
+        return self.crl_publisher.request(ca_name)
+
+    def _published_here(self, crl: PublishedCRL) -> None:
+        self.reload_tls()
+
     def reload_tls(self) -> None:
         """Rebuild the TLS context from the database now (after a revocation here)."""
         self._crl_state = self._observed_state()
@@ -197,6 +215,9 @@ class ServerRuntime:
             # whose process died are marked failed.
             purge_expired(self.ctx)
             abandon_stale_jobs(self.ctx)
+            # CRLs missing a revocation (a process died before publishing it, or the CLI
+            # recorded it) or past half their life are published.
+            self.crl_publisher.request_behind()
 
     def _watch(self) -> None:
         while not self._stop.is_set():
@@ -239,6 +260,9 @@ class ServerRuntime:
             )
             self._watcher.start()
             self.kms_maintenance.start()
+            self.crl_publisher.start()
+            with contextlib.suppress(CertwardError):
+                self.crl_publisher.request_behind()
 
     def stop(self) -> None:
         """Stop the watcher and close the database pool."""
@@ -249,6 +273,7 @@ class ServerRuntime:
             with contextlib.suppress(CertwardError):
                 unregister_node(self.ctx, node_id=self.node_id)
         self.kms_maintenance.stop()
+        self.crl_publisher.stop()
         self.writer.close()
         self.ctx.database.dispose()
 

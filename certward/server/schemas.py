@@ -115,7 +115,8 @@ class RevokedOut(BaseModel):
     ca: str
     revoked_at: datetime
     reason: str | None
-    crl_number: int
+    # The number of a published CRL listing it (with ``wait_for_crl``); null while pending.
+    crl_number: int | None
 
 
 class CRLOut(BaseModel):

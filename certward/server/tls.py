@@ -20,6 +20,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from certward.crypto.formats import crl_pem
+
 __all__ = ["MODERN_CIPHERS", "ReloadableTLS", "TLSMaterial", "build_server_context"]
 
 # TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are fixed by OpenSSL).
@@ -76,10 +78,7 @@ def build_server_context(material: TLSMaterial) -> ssl.SSLContext:
         context.load_cert_chain(chain, key)
         trust = b"".join(ca.public_bytes(serialization.Encoding.PEM) for ca in material.trusted_cas)
         if material.check_crls:
-            trust += b"".join(
-                x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
-                for der in material.crls_der
-            )
+            trust += b"".join(crl_pem(der) for der in material.crls_der)
             context.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
         context.load_verify_locations(cafile=_pem_file(directory, "trust.pem", trust))
     # The names of the trusted CAs go into the CertificateRequest, so clients (browsers,

@@ -12,7 +12,7 @@ from cryptography import x509
 from sqlalchemy import select
 
 from certward.ca.authority import ca_chain, get_ca
-from certward.ca.crl import KEPT_CRLS, latest_crl, publish_crl
+from certward.ca.crl import KEPT_CRLS, latest_crl, publish_crl, publish_crl_if_behind
 from certward.ca.revoke import revoke_certificate
 from certward.crypto.formats import load_crl
 from certward.errors import CANotFound, InvalidValidity
@@ -194,3 +194,71 @@ def test_openssl_shows_the_crl_number_and_reason(pki: PKI, openssl: str, tmp_pat
 
     assert "X509v3 CRL Number" in text
     assert "Key Compromise" in text
+
+
+# -- publishing only when the newest CRL is behind (the background publisher's step) ------
+
+
+def test_a_crl_listing_every_revocation_is_not_published_again(pki: PKI) -> None:
+    before = latest_crl(pki.context, "issuing").number
+
+    crl, number = publish_crl_if_behind(pki.context, "issuing")
+
+    assert crl is None
+    assert number == before
+    assert _stored_numbers(pki, "issuing")[-1] == before
+
+
+def test_a_revocation_missing_from_the_newest_crl_gets_the_next_crl(pki: PKI) -> None:
+    victim = pki.issue_client("behind")
+    before = latest_crl(pki.context, "issuing").number
+    revoke_certificate(pki.context, victim.serial)
+
+    crl, number = publish_crl_if_behind(pki.context, "issuing")
+
+    assert crl is not None and number == crl.number == before + 1
+    listed = load_crl(latest_crl(pki.context, "issuing").der)
+    assert listed.get_revoked_certificate_by_serial_number(int(victim.serial, 16)) is not None
+    assert publish_crl_if_behind(pki.context, "issuing") == (None, number)
+
+
+def test_a_crl_past_half_its_life_is_renewed_before_it_expires(pki: PKI) -> None:
+    newest = latest_crl(pki.context, "issuing")
+    half_life = newest.this_update + (newest.next_update - newest.this_update) / 2
+    early = replace(pki.context, clock=lambda: half_life - timedelta(minutes=1))
+    late = replace(pki.context, clock=lambda: half_life)
+
+    assert publish_crl_if_behind(early, "issuing")[0] is None
+    renewed, number = publish_crl_if_behind(late, "issuing")
+
+    assert renewed is not None and number == newest.number + 1
+    assert renewed.this_update == half_life
+
+
+def test_a_publication_that_loses_the_race_for_the_number_starts_over(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another publication stores the next number while this one signs: this one must
+    # not reuse that number, nor fail, but look again and publish after it.
+    import certward.ca.crl as crl_module
+
+    revoke_certificate(pki.context, pki.issue_client("raced").serial)
+    signed = crl_module._signed_crl
+    calls = []
+
+    def sign_while_another_publishes(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["number"])
+        if len(calls) == 1:
+            publish_crl(pki.context, "issuing")  # the other publication, committed first
+        return signed(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crl_module, "_signed_crl", sign_while_another_publishes)
+    other_number = latest_crl(pki.context, "issuing").number + 1
+    revoke_certificate(pki.context, pki.issue_client("raced-2").serial)
+
+    crl, number = publish_crl_if_behind(pki.context, "issuing")
+
+    assert calls[0] == other_number  # it had signed the number the other one took
+    # Looking again, the other publication already listed both revocations.
+    assert crl is None and number == other_number
+    assert _stored_numbers(pki, "issuing")[-1] == other_number

@@ -228,7 +228,7 @@ def test_get_certificate_summarises_an_issued_certificate(admin: Client) -> None
     assert summary.certificate == issued.certificate
 
 
-def test_revoke_certificate_lists_it_on_the_published_crl(admin: Client) -> None:
+def test_revoke_certificate_answers_before_the_crl_and_the_crl_follows(admin: Client) -> None:
     issued = admin.issue_certificate(ca="issuing", profile="client", common_name="leaving")
 
     revoked = admin.revoke_certificate(issued.serial, reason="keyCompromise")
@@ -239,11 +239,31 @@ def test_revoke_certificate_lists_it_on_the_published_crl(admin: Client) -> None
         "issuing",
         "keyCompromise",
     )
+    assert revoked.crl_number is None  # published in the background
+    assert admin.get_certificate(issued.serial).status is CertificateStatus.REVOKED
+    deadline = time.monotonic() + 30
+    while (
+        admin.crl("issuing").crl.get_revoked_certificate_by_serial_number(
+            issued.certificate.serial_number
+        )
+        is None
+    ):
+        assert time.monotonic() < deadline, "the CRL never listed the revoked certificate"
+        time.sleep(0.05)
+
+
+def test_revoke_certificate_waiting_for_the_crl_names_a_crl_that_lists_it(
+    admin: Client,
+) -> None:
+    issued = admin.issue_certificate(ca="issuing", profile="client", common_name="leaving")
+
+    revoked = admin.revoke_certificate(issued.serial, reason="keyCompromise", wait_for_crl=True)
+
     crl = admin.crl("issuing")
-    assert crl.number == revoked.crl_number
+    assert revoked.crl_number is not None
+    assert crl.number >= revoked.crl_number
     entry = crl.crl.get_revoked_certificate_by_serial_number(issued.certificate.serial_number)
     assert entry is not None
-    assert admin.get_certificate(issued.serial).status is CertificateStatus.REVOKED
 
 
 # -- principals and audit -------------------------------------------------------------

@@ -34,10 +34,14 @@ def _issue(api: httpx.Client, name: str) -> str:
     return serial
 
 
-def _revoke(api: httpx.Client, serial: str) -> int:
-    response = api.post(f"/v1/certificates/{serial}/revoke", json={"reason": "superseded"})
+def _revoke(api: httpx.Client, serial: str, *, wait_for_crl: bool) -> int | None:
+    response = api.post(
+        f"/v1/certificates/{serial}/revoke",
+        params={"wait_for_crl": "true"} if wait_for_crl else {},
+        json={"reason": "superseded"},
+    )
     assert response.status_code == 200, response.text
-    number: int = response.json()["crl_number"]
+    number: int | None = response.json()["crl_number"]
     return number
 
 
@@ -68,7 +72,8 @@ def test_concurrent_issuance_and_revocation_on_three_nodes_keeps_every_invariant
                     with lock:
                         issued.append(serial)
                     if number % 3 == 0:
-                        crl_number = _revoke(api, serial)
+                        crl_number = _revoke(api, serial, wait_for_crl=True)
+                        assert crl_number is not None
                         with lock:
                             revoked.append(serial)
                             crl_numbers.append(crl_number)
@@ -88,8 +93,7 @@ def test_concurrent_issuance_and_revocation_on_three_nodes_keeps_every_invariant
 
     assert len(issued) == 6 * PER_CLIENT
     assert len(set(issued)) == len(issued)  # unique serials across nodes
-    # Every revocation published its own CRL: numbers are distinct, hence strictly increasing.
-    assert len(set(crl_numbers)) == len(crl_numbers)
+    # Every revocation was answered with a CRL listing it; concurrent ones may share one.
     newest = max(crl_numbers)
     for node in three_nodes:
         number, listed = _crl_serials(node)
@@ -118,7 +122,7 @@ def test_a_node_killed_mid_load_keeps_every_acknowledged_operation(tmp_path: Pat
                     with lock:
                         acknowledged.append(serial)
                     if number % 4 == 0:
-                        _revoke(api, serial)
+                        _revoke(api, serial, wait_for_crl=False)
                         with lock:
                             revoked.append(serial)
                 except Exception as exc:  # after the kill: expected; before it: reported
@@ -148,13 +152,17 @@ def test_a_node_killed_mid_load_keeps_every_acknowledged_operation(tmp_path: Pat
             assert response.status_code == 200, serial
             if serial in revoked:
                 assert response.json()["status"] == "revoked"
-        number, listed = _crl_serials(restarted)
-        assert set(revoked) <= listed
-        # The published files agree with the database after the restart's repair.
+        # Revocations acknowledged before their CRL was published are on the CRL the
+        # restarted node publishes when it finds its newest CRL behind.
+        assert poll_until(lambda: set(revoked) <= _crl_serials(restarted)[1], within=60)
+        number, _ = _crl_serials(restarted)
+
+    # The published files agree with the database after the restart's repair (the
+    # files follow the commit of each CRL, so give the last one its moment).
+    def published_number() -> int:
         published = (data_dir / "published" / "issuing" / "crl.der").read_bytes()
-        assert (
-            x509.load_der_x509_crl(published)
-            .extensions.get_extension_for_class(x509.CRLNumber)
-            .value.crl_number
-            == number
-        )
+        crl = x509.load_der_x509_crl(published)
+        value: int = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        return value
+
+    assert poll_until(lambda: published_number() == number, within=10)

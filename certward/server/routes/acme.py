@@ -554,18 +554,18 @@ class AcmeApp:
             )
             return rows
 
-        revoke(
+        revoked = revoke(
             self.ctx,
             call.directory,
             request.payload_json(),
             account=account,
             certificate_key=request.jwk,
             audit=audit,
+            publish=False,
         )
         for row in rows:
             log_event(row)
-        self.runtime.count_revoked()
-        self.runtime.reload_tls()
+        self.runtime.after_revocation(revoked.ca_name)
         return _Answer(200, b"", None)
 
 

@@ -167,19 +167,32 @@ async def get(serial: str, who: Who) -> CertificateOut:
 
 
 @router.post("/{serial}/revoke", response_model=RevokedOut)
-async def revoke(serial: str, body: RevokeIn, who: Who) -> RevokedOut:
-    """Revoke a certificate and publish its CA's CRL at once (the next handshake sees it)."""
+async def revoke(
+    serial: str,
+    body: RevokeIn,
+    who: Who,
+    wait_for_crl: Annotated[
+        bool,
+        Query(description="answer only once a published CRL lists the certificate"),
+    ] = False,
+) -> RevokedOut:
+    """Revoke a certificate; its CA's next CRL is published at once, in the background.
+
+    The certificate is refused as an API identity from the answer on; handshakes
+    refuse it once the CRL is published (``crl_number`` is null until then unless
+    ``wait_for_crl`` is set).
+    """
     # As in get: no probing for serials without any ca.revoke grant.
     who.require(Permission.CA_REVOKE)
 
     def work() -> RevokedOut:
-        revoked, crl = revoke_as(who, serial, reason=body.reason)
+        revoked, crl_number = revoke_as(who, serial, reason=body.reason, wait_for_crl=wait_for_crl)
         return RevokedOut(
             serial=revoked.serial,
             ca=revoked.ca_name,
             revoked_at=revoked.revoked_at,
             reason=revoked.reason,
-            crl_number=crl.number,
+            crl_number=crl_number,
         )
 
     return await blocking(work)

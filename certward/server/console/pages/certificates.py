@@ -234,11 +234,11 @@ async def revoke(
     _: CsrfChecked,
     reason: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Revoke the certificate and publish its CA's CRL at once."""
+    """Revoke the certificate; the page waits until its CA's next CRL lists it."""
 
     def work() -> Response:
         try:
-            revoked, crl = revoke_as(who, serial, reason=reason or None)
+            revoked, crl_number = revoke_as(who, serial, reason=reason or None, wait_for_crl=True)
         except AccessDenied:
             raise
         except CertwardError as exc:
@@ -249,8 +249,9 @@ async def revoke(
             request,
             f"/certificates/{revoked.serial}",
             flash=(
-                f"Revoked {revoked.serial}; CRL number {crl.number} of {crl.ca_name} "
-                f"now lists {crl.entries} certificate(s)."
+                f"Revoked {revoked.serial}; CRL number {crl_number} of {revoked.ca_name} lists it."
+                if crl_number is not None
+                else f"Revoked {revoked.serial}; the next CRL of {revoked.ca_name} will list it."
             ),
         )
 
