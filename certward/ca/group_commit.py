@@ -114,7 +114,7 @@ class GroupCommitWriter:
 
     def _insert(self, batch: list[_Pending]) -> None:
         connection = self._connection()
-        with connection.begin():
+        with self._database.writer_turn(), connection.begin():
             flat = [table_row for pending in batch for table_row in pending.rows]
             for table in dict.fromkeys(table for table, _ in flat):
                 rows = [row for row_table, row in flat if row_table is table]
