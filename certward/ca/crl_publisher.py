@@ -26,7 +26,12 @@ import structlog
 from sqlalchemy import select
 
 from certward.ca.context import CAContext
-from certward.ca.crl import PublishedCRL, crl_freshness, publish_crl_if_behind
+from certward.ca.crl import (
+    PublishedCRL,
+    RevokedEntries,
+    crl_freshness,
+    publish_crl_if_behind,
+)
 from certward.errors import CertwardError
 from certward.store.models import CertificateAuthorityRow
 
@@ -64,6 +69,7 @@ class CRLPublisher:
         self._pending: dict[str, int] = {}  # CA → newest ticket not yet served
         self._served: dict[str, tuple[int, int]] = {}  # CA → (newest ticket served, CRL number)
         self._failures: dict[str, int] = {}
+        self._entries = RevokedEntries()  # the next CRL reads only what was revoked since
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -125,7 +131,7 @@ class CRLPublisher:
         while (job := self._next()) is not None:
             name, ticket = job
             try:
-                crl, number = publish_crl_if_behind(self._ctx, name)
+                crl, number = publish_crl_if_behind(self._ctx, name, entries=self._entries)
             except Exception as exc:  # the thread must outlive any one failure
                 self._failed(name, ticket, exc)
                 continue

@@ -9,14 +9,20 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from certward.ca.authority import ca_chain, get_ca
-from certward.ca.crl import KEPT_CRLS, latest_crl, publish_crl, publish_crl_if_behind
+from certward.ca.crl import (
+    KEPT_CRLS,
+    RevokedEntries,
+    latest_crl,
+    publish_crl,
+    publish_crl_if_behind,
+)
 from certward.ca.revoke import revoke_certificate
 from certward.crypto.formats import load_crl
 from certward.errors import CANotFound, InvalidValidity
-from certward.store.models import CertificateAuthorityRow, CRLRow
+from certward.store.models import CertificateAuthorityRow, CRLRow, RevocationRow
 from tests.support.pki import PKI
 
 # Certificate contents do not depend on the database, so tests of contents alone run on
@@ -262,3 +268,56 @@ def test_a_publication_that_loses_the_race_for_the_number_starts_over(
     # Looking again, the other publication already listed both revocations.
     assert crl is None and number == other_number
     assert _stored_numbers(pki, "issuing")[-1] == other_number
+
+
+def _entries_read_in_full(pki: PKI, ca_id: int) -> bytes:
+    with pki.context.database.read() as session:
+        return b"".join(
+            session.scalars(
+                select(RevocationRow.entry_der)
+                .where(RevocationRow.ca_id == ca_id)
+                .order_by(RevocationRow.id)
+            )
+        )
+
+
+def _issuing_id(pki: PKI) -> int:
+    with pki.context.database.read() as session:
+        return pki.context.ca_row(session, "issuing").id
+
+
+def test_revoked_entries_read_again_only_what_is_new(pki: PKI) -> None:
+    known = RevokedEntries()
+    ca_id = _issuing_id(pki)
+    revoke_certificate(pki.context, pki.issue_client("one").serial)
+    with pki.context.database.read() as session:
+        assert known.read(session, ca_id) == (_entries_read_in_full(pki, ca_id), 1)
+
+    for name in ("two", "three"):
+        revoke_certificate(pki.context, pki.issue_client(name).serial)
+    with pki.context.database.read() as session:
+        joined, count = known.read(session, ca_id)
+
+    assert (joined, count) == (_entries_read_in_full(pki, ca_id), 3)
+
+
+def test_revoked_entries_notice_a_revocation_with_a_lower_id_committed_late(pki: PKI) -> None:
+    # PostgreSQL hands out ids at insert: a transaction that commits late can add an id
+    # lower than one already read. The count gives it away, and everything is read again.
+    known = RevokedEntries()
+    ca_id = _issuing_id(pki)
+    revoke_certificate(pki.context, pki.issue_client("early").serial)
+    with pki.context.database.read() as session:
+        known.read(session, ca_id)
+    late = pki.issue_client("late")
+    revoke_certificate(pki.context, late.serial)
+    with pki.context.database.transaction() as session:
+        session.execute(
+            update(RevocationRow).where(RevocationRow.serial == late.serial).values(id=-1)
+        )
+
+    with pki.context.database.read() as session:
+        joined, count = known.read(session, ca_id)
+
+    assert count == 2
+    assert joined == _entries_read_in_full(pki, ca_id)
