@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= certward-data
 
-.PHONY: setup system-deps serve test lint typecheck bench bench-quick screenshots clean
+.PHONY: setup system-deps serve test lint typecheck bench bench-quick profile screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: setup
 ## bench-quick: the same with smaller sizes and shorter runs (a few minutes; same outputs)
 bench-quick: setup
 	$(BIN)/python bench/run.py --quick
+
+## profile: where a served request's CPU goes (py-spy), into docs/benchmarks/profiles.md
+profile: setup
+	$(BIN)/python bench/profile_server.py all --out docs/benchmarks/profiles.md
 
 ## screenshots: every web console page, seeded, in Debian's chromium -> docs/screenshots/*.png
 screenshots: setup
