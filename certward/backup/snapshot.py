@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, func, select, text
 
 from certward.errors import MalformedData
-from certward.store.models import Base
+from certward.store.models import Base, is_search_index
 
 __all__ = ["ROW_BATCH", "decode_record", "dump_tables", "encode_record", "load_tables"]
 
@@ -67,10 +67,20 @@ def decode_record(line: bytes) -> dict[str, Any]:
     return record
 
 
+def _reflected(connection: Connection) -> MetaData:
+    """The tables of the connected database, less the certificate search index.
+
+    The index (SQLite's FTS5 table and its shadow tables) is derived data: the
+    restore's triggers and migration rebuild it from the certificate rows.
+    """
+    reflected = MetaData()
+    reflected.reflect(bind=connection, only=lambda name, _: not is_search_index(name))
+    return reflected
+
+
 def _ordered_tables(connection: Connection) -> list[Table]:
     """Every certward table of the connected database, parents before children."""
-    reflected = MetaData()
-    reflected.reflect(bind=connection)
+    reflected = _reflected(connection)
     names = [t.name for t in Base.metadata.sorted_tables if t.name in reflected.tables]
     names += sorted(set(reflected.tables) - set(names) - _SKIPPED)
     return [reflected.tables[name] for name in names]
@@ -156,6 +166,5 @@ def _reset_sequences(connection: Connection, tables: Iterable[Table]) -> None:
 
 def table_is_empty_database(connection: Connection) -> bool:
     """True when the connected database holds no certward table yet."""
-    reflected = MetaData()
-    reflected.reflect(bind=connection)
+    reflected = _reflected(connection)
     return not (set(reflected.tables) & ({t.name for t in Base.metadata.sorted_tables} | _SKIPPED))

@@ -1,4 +1,15 @@
-"""The certificate inventory: filtered, searched and paged by a cursor."""
+"""The certificate inventory: filtered, searched and paged by a cursor.
+
+A search of names is a case-insensitive substring match of the subject or the
+SANs (``%``, ``_`` and ``\\`` are plain characters). Searches of three
+characters or more are served by an index (migration 0008). On PostgreSQL,
+pg_trgm indexes on ``lower(subject)`` and ``lower(sans)`` serve the very
+``LIKE`` the search sends. On SQLite, the search walks the FTS5 trigram index
+``certificates_search`` newest first (rowid = certificate id) and stops at the
+page's end; the exact ``LIKE`` then checks each candidate, so the answer is the
+scan's. Shorter searches (no trigram to look up), and a database without the
+index, scan as before.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +18,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from certward.ca.context import CAContext
 from certward.crypto.serials import parse_serial, serial_hex
 from certward.errors import CertificateNotFound, InvalidInput
-from certward.store.models import CertificateAuthorityRow, CertificateRow
+from certward.store.models import (
+    CERTIFICATE_SEARCH_TABLE,
+    CertificateAuthorityRow,
+    CertificateRow,
+)
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -25,6 +52,13 @@ __all__ = [
 ]
 
 MAX_PAGE_SIZE = 1000
+
+# SQLite's FTS5 trigram index (migration 0008): rowid is the certificate's id, and the
+# hidden column of the table's own name takes MATCH queries.
+_SEARCH_INDEX = table(
+    CERTIFICATE_SEARCH_TABLE, column("rowid", Integer), column(CERTIFICATE_SEARCH_TABLE, Text)
+)
+_TRIGRAM = 3
 
 
 class CertificateStatus(enum.StrEnum):
@@ -95,6 +129,26 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _names_match(words: str, *, dialect: str) -> ColumnElement[bool]:
+    """Subject or SANs hold ``words`` (case-insensitive, every character literal)."""
+    needle = words.lower()
+    names = (func.lower(CertificateRow.subject), func.lower(CertificateRow.sans))
+    if dialect == "postgresql" and len(words) < _TRIGRAM:
+        # pg_trgm takes no trigram from so short a search and would read its whole index,
+        # slower than the table; strpos is the same literal test, and no index claims it.
+        return or_(*(func.strpos(name, needle) > 0 for name in names))
+    # A literal, not a parameter: PostgreSQL then plans each search for its own pattern
+    # (a prepared statement's generic plan cannot tell a rare name, best found through
+    # the trigram index, from a common one, best found walking the ids backwards).
+    text_pattern = f"%{_escape_like(needle)}%"
+    pattern: str | ColumnElement[str] = (
+        literal(text_pattern, Text, literal_execute=True)
+        if dialect == "postgresql"
+        else text_pattern
+    )
+    return or_(*(name.like(pattern, escape="\\") for name in names))
+
+
 def _filtered(
     query: Select[CertificateRow, str],
     *,
@@ -102,7 +156,8 @@ def _filtered(
     status: CertificateStatus | None,
     expiring_within: timedelta | None,
     search: str | None,
-    serial: str | None = None,
+    serial: str | None,
+    dialect: str,
 ) -> Select[CertificateRow, str]:
     if status is CertificateStatus.REVOKED:
         query = query.where(CertificateRow.revoked_at.is_not(None))
@@ -119,21 +174,33 @@ def _filtered(
     if serial is not None:
         query = query.where(CertificateRow.serial == serial)
     elif search:
-        text = search.strip()
-        pattern = f"%{_escape_like(text.lower())}%"
-        conditions: list[ColumnElement[bool]] = [
-            func.lower(CertificateRow.subject).like(pattern, escape="\\"),
-            func.lower(CertificateRow.sans).like(pattern, escape="\\"),
-        ]
-        query = query.where(or_(*conditions))
+        query = query.where(_names_match(search.strip(), dialect=dialect))
     return query
+
+
+def _fts_phrase(words: str) -> str:
+    """An FTS5 query for the substring ``words``: one quoted phrase (of its trigrams)."""
+    return '"' + words.lower().replace('"', '""') + '"'
+
+
+def _uses_search_index(session: Session, words: str) -> bool:
+    """True when SQLite's trigram index can serve a search of ``words`` (3 characters or more)."""
+    if len(words) < _TRIGRAM:
+        return False
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    found = session.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": CERTIFICATE_SEARCH_TABLE},
+    ).first()
+    return found is not None
 
 
 def _stored_serial(session: Session, search: str | None) -> str | None:
     """The canonical serial ``search`` names if a certificate has it (one index lookup).
 
-    A search that is exactly a stored serial finds that certificate without scanning
-    the names (a substring search of names reads every row).
+    A search that is exactly a stored serial finds that certificate and nothing else
+    (its hex digits would also match other certificates' names).
     """
     if not search:
         return None
@@ -158,6 +225,9 @@ def list_certificates(
     """A page of certificates, newest first, filtered; pass ``next_cursor`` for the next page."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page size must be 1-{MAX_PAGE_SIZE}, not {limit}")
+    if search is not None and "\x00" in search:
+        # No stored name holds one (subjects are kept as RFC 4514 text, which escapes it).
+        raise InvalidInput("a search must not contain NUL characters")
     after: int | None = None
     if cursor is not None:
         if not cursor.isdigit():
@@ -170,17 +240,28 @@ def list_certificates(
         )
         if ca_name is not None:
             query = query.where(CertificateRow.ca_id == ctx.ca_row(session, ca_name).id)
+        serial = _stored_serial(session, search)
+        # Newest first by id; through the index, by its rowid (the same number), which
+        # FTS5 walks in that order itself, so the query stops at the page's end.
+        key: ColumnElement[int] = CertificateRow.id.expression
+        words = search.strip() if search else ""
+        if serial is None and _uses_search_index(session, words):
+            query = query.join(_SEARCH_INDEX, _SEARCH_INDEX.c.rowid == CertificateRow.id).where(
+                _SEARCH_INDEX.c[CERTIFICATE_SEARCH_TABLE].match(_fts_phrase(words))
+            )
+            key = _SEARCH_INDEX.c.rowid
         query = _filtered(
             query,
             now=now,
             status=status,
             expiring_within=expiring_within,
             search=search,
-            serial=_stored_serial(session, search),
+            serial=serial,
+            dialect=session.get_bind().dialect.name,
         )
         if after is not None:
-            query = query.where(CertificateRow.id < after)
-        rows = session.execute(query.order_by(CertificateRow.id.desc()).limit(limit + 1)).all()
+            query = query.where(key < after)
+        rows = session.execute(query.order_by(key.desc()).limit(limit + 1)).all()
     items = tuple(_summary(row, name, now) for row, name in rows[:limit])
     next_cursor = str(rows[limit - 1][0].id) if len(rows) > limit else None
     return CertificatePage(items=items, next_cursor=next_cursor)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "CERTIFICATE_SEARCH_TABLE",
     "AcmeAccountRow",
     "AcmeAuthorizationRow",
     "AcmeChallengeRow",
@@ -53,6 +54,7 @@ __all__ = [
     "SlotCertificateRow",
     "SlotPendingKeyRow",
     "UTCDateTime",
+    "is_search_index",
 ]
 
 
@@ -132,6 +134,22 @@ class CertificateRow(Base):
     key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+# The search index of certificates' subject and SANs (migration 0008) is no model: on
+# SQLite an FTS5 table (plus its shadow tables ``certificates_search_*``) filled by
+# triggers, on PostgreSQL pg_trgm indexes ``ix_certificates_search_*`` (when the
+# extension could be had). Schema comparison and backups pass over it by name; a
+# restore rebuilds it from the certificate rows it loads.
+CERTIFICATE_SEARCH_TABLE = "certificates_search"
+
+
+def is_search_index(name: str | None) -> bool:
+    """True for a table or index name that belongs to the certificate search index."""
+    return name is not None and (
+        name == CERTIFICATE_SEARCH_TABLE
+        or name.startswith((f"{CERTIFICATE_SEARCH_TABLE}_", f"ix_{CERTIFICATE_SEARCH_TABLE}_"))
+    )
 
 
 class RevocationRow(Base):

@@ -19,7 +19,7 @@ from certward.ca.inventory import list_certificates
 from certward.ca.revoke import revoke_certificate
 from certward.datadir import open_data_dir
 from certward.errors import Conflict, MalformedData, PasswordError
-from certward.store.models import AuditRow
+from certward.store.models import AuditRow, is_search_index
 from tests.support.pki import PKI
 from tests.support.postgres import postgres_available, postgres_schema
 
@@ -78,6 +78,24 @@ def test_a_restored_data_dir_holds_the_same_cas_certificates_and_crls(
         restored.database.dispose()
     assert (restored_dir / "keys").stat().st_mode & 0o777 == 0o700
     assert (restored_dir / "keys" / "kmc.ks").stat().st_mode & 0o777 == 0o400
+
+
+def test_the_search_index_is_left_out_of_the_backup_and_rebuilt_by_the_restore(
+    populated: PKI, archive: Path, restored_dir: Path
+) -> None:
+    report = create_backup(populated.context, archive, PASSPHRASE)
+    assert [name for name in report.tables if is_search_index(name)] == []
+
+    restore_backup(archive, restored_dir, PASSPHRASE)
+
+    restored = open_data_dir(restored_dir)
+    try:
+        found = list_certificates(restored, search="example.com").items
+        expected = list_certificates(populated.context, search="example.com").items
+        assert [c.serial for c in found] == [c.serial for c in expected]
+        assert len(found) == 5
+    finally:
+        restored.database.dispose()
 
 
 def test_the_backup_is_a_consistent_snapshot_while_a_writer_is_busy(

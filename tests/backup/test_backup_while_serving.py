@@ -56,9 +56,12 @@ def test_a_backup_of_a_running_service_restores_keys_signatures_and_the_crl(
             )
             _ok(
                 api.post(
-                    f"/v1/certificates/{issued['serial']}/revoke", json={"reason": "superseded"}
+                    f"/v1/certificates/{issued['serial']}/revoke",
+                    params={"wait_for_crl": "true"},
+                    json={"reason": "superseded"},
                 )
             )
+            # The CRL that lists the revocation (published in the background, waited for).
             crl = api.get("/ca/issuing/crl").content
 
             # Online: the service keeps answering while the backup is taken.

@@ -285,6 +285,12 @@ def test_get_unknown_certificate_is_certificate_not_found(pki: PKI) -> None:
         get_certificate(pki.context, "abcdef")
 
 
+@pytest.mark.parametrize("search", ["\x00", "ab\x00", "a\x00bc"])
+def test_a_search_holding_a_nul_character_is_invalid_input(pki: PKI, search: str) -> None:
+    with pytest.raises(InvalidInput, match="NUL"):
+        list_certificates(pki.context, search=search)
+
+
 def test_get_certificate_with_a_malformed_serial_is_invalid_input(pki: PKI) -> None:
     with pytest.raises(InvalidInput):
         get_certificate(pki.context, "not a serial")

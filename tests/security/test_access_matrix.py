@@ -321,7 +321,12 @@ def world(service: Service, tmp_path_factory: pytest.TempPathFactory) -> World:
         revoked = identities["revoked"]
         assert disabled is not None and revoked is not None
         assert api.post(f"/v1/principals/{disabled.name}/disable").status_code == 200
-        response = api.post(f"/v1/certificates/{revoked.serial}/revoke", json={})
+        # Waits for the CRL: new handshakes with it are refused from the answer on.
+        response = api.post(
+            f"/v1/certificates/{revoked.serial}/revoke",
+            params={"wait_for_crl": "true"},
+            json={},
+        )
         assert response.status_code == 200, response.text
     return World(
         service,
