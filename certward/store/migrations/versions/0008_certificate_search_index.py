@@ -2,7 +2,7 @@
 
 Revision ID: 0008
 Revises: 0007
-Create Date: 2026-11-30 10:00:00
+Create Date: 2026-11-23 22:00:00
 
 Substring search of certificates' subject and SANs by an index instead of a scan.
 
