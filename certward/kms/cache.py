@@ -43,6 +43,8 @@ class KeyCache:
         self._entries: dict[str, _Entry] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        # One load per reference at a time: requests that miss together share one read.
+        self._loading: dict[str, threading.Lock] = {}
 
     def cached(self, ref: str) -> LoadedKey | None:
         """The key of ``ref`` if it is cached and fresh; None otherwise (no I/O)."""
@@ -56,7 +58,19 @@ class KeyCache:
         return entry.key
 
     def load(self, ref: str) -> LoadedKey:
-        """Read the key of ``ref`` from the database and cache it (blocking: a worker thread)."""
+        """Read the key of ``ref`` from the database and cache it (blocking: a worker thread).
+
+        Callers that miss the same reference together wait for one read and share it.
+        """
+        with self._lock:
+            if len(self._loading) >= _MAX_ENTRIES:
+                self._loading.clear()
+            loading = self._loading.setdefault(ref, threading.Lock())
+        with loading:
+            fresh = self.cached(ref)
+            return fresh if fresh is not None else self._read(ref)
+
+    def _read(self, ref: str) -> LoadedKey:
         generation = self._generation
         try:
             key = load_key(self._ctx, ref, materials=self.materials)

@@ -74,6 +74,19 @@ def _hash_arg(scheme: SigningScheme, prehashed: bool) -> hashes.HashAlgorithm | 
     return utils.Prehashed(scheme.hash) if prehashed else scheme.hash
 
 
+# ECDSA parameters by (hash class, prehashed): immutable, and made per signature they
+# cost a tenth of one, so each is made once.
+_ECDSA: dict[tuple[type, bool], ec.ECDSA] = {}
+
+
+def _ecdsa(scheme: SigningScheme, prehashed: bool) -> ec.ECDSA:
+    key = (type(scheme.hash), prehashed)
+    found = _ECDSA.get(key)
+    if found is None:
+        found = _ECDSA[key] = ec.ECDSA(_hash_arg(scheme, prehashed))
+    return found
+
+
 def _rsa_padding(scheme: SigningScheme) -> padding.AsymmetricPadding:
     if scheme.family == "pss":
         assert scheme.hash is not None
@@ -88,7 +101,7 @@ def _sign_with(
 ) -> bytes:
     key = material.private_key
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(_hash_arg(scheme, prehashed)))
+        return key.sign(data, _ecdsa(scheme, prehashed))
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, _rsa_padding(scheme), _hash_arg(scheme, prehashed))
     assert isinstance(key, ed25519.Ed25519PrivateKey)
@@ -101,7 +114,7 @@ def _verify_with(
     key = material.public_key
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(_hash_arg(scheme, prehashed)))
+            key.verify(signature, data, _ecdsa(scheme, prehashed))
         elif isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, data, _rsa_padding(scheme), _hash_arg(scheme, prehashed))
         else:

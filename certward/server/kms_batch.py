@@ -52,9 +52,28 @@ class _DecryptItem(DecryptIn):
 
 _Item = _SignItem | _VerifyItem | _EncryptItem | _DecryptItem
 _ITEM: TypeAdapter[_Item] = TypeAdapter(Annotated[_Item, Field(discriminator="operation")])
+# All items in one call (a third cheaper); when any is invalid, each is checked on its own.
+_ITEMS: TypeAdapter[list[_Item]] = TypeAdapter(
+    list[Annotated[_Item, Field(discriminator="operation")]]
+)
 Work = Callable[[LoadedKey], dict[str, Any]]
 # (key id or the ref asked for, key version, operation, "ok" or an error code)
 _Outcome = tuple[str, int | None, str, str]
+
+
+def _parsed(items: Sequence[dict[str, Any]]) -> list[_Item | InvalidInput]:
+    """Each item as its model, or the InvalidInput saying what is wrong with it."""
+    try:
+        return list(_ITEMS.validate_python(items))
+    except ValidationError:
+        pass
+    parsed: list[_Item | InvalidInput] = []
+    for index, raw in enumerate(items):
+        try:
+            parsed.append(_ITEM.validate_python(raw))
+        except ValidationError as exc:
+            parsed.append(InvalidInput(f"items.{index}: {validation_message(exc)}"))
+    return parsed
 
 
 def _error(exc: CertwardError) -> dict[str, Any]:
@@ -92,11 +111,9 @@ async def run_batch(who: Caller, items: Sequence[dict[str, Any]]) -> list[dict[s
     outcomes: Counter[_Outcome] = Counter()
     decided: dict[tuple[str, str], LoadedKey | CertwardError] = {}
     ready: list[tuple[int, str, LoadedKey, Work]] = []
-    for index, raw in enumerate(items):
-        try:
-            item = _ITEM.validate_python(raw)
-        except ValidationError as exc:
-            results[index] = _error(InvalidInput(f"items.{index}: {validation_message(exc)}"))
+    for index, item in enumerate(_parsed(items)):
+        if isinstance(item, InvalidInput):
+            results[index] = _error(item)
             continue
         try:
             ref = _ref(item)

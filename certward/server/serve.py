@@ -7,6 +7,7 @@ TLS contexts, revocation watcher) from the ``CERTWARD_*`` environment set here.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -126,6 +127,9 @@ def app_factory() -> ServiceApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        # What start-up built (modules, app, caches) lives as long as the process: keep it
+        # out of the collector's scans, which otherwise cost ~10% of a busy worker's time.
+        gc.freeze()
         yield
         delivery.stop()
         runtime.stop()

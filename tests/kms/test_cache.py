@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from certward.errors import KmsKeyNotFound
+from certward.kms import cache as cache_module
 from certward.kms.cache import KeyCache
 from certward.kms.lifecycle import disable_key, purge_deleted_keys, schedule_key_deletion
 from certward.kms.rotation import rotate_key
@@ -76,3 +78,23 @@ def test_a_purged_key_leaves_the_cache_with_its_material(kms: Keys) -> None:
         cache.get(key.key_id)
     assert opened.private_key is not None
     assert not cache.materials.holds(f"{key.key_id}/1")
+
+
+def test_requests_that_miss_together_share_one_read(
+    kms: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = kms.create(KeySpec.EC_P256)
+    cache = KeyCache(kms.ctx, ttl=60)
+    reads: list[str] = []
+    real_load_key = cache_module.load_key
+
+    def counting_load_key(*args: object, **kwargs: object) -> object:
+        reads.append(str(args[1]))
+        return real_load_key(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_module, "load_key", counting_load_key)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        loaded = list(pool.map(lambda _: cache.load(key.key_id), range(8)))
+
+    assert reads == [key.key_id]  # the others waited for the first read and took its key
+    assert all(found is loaded[0] for found in loaded)

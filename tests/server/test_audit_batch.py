@@ -73,3 +73,56 @@ def test_a_closed_writer_fails_the_callers_with_a_storage_error(ctx: CAContext) 
     with pytest.raises(StorageError):
         asyncio.run(batch.store([row(ctx, 1)]))  # type: ignore[list-item]
     assert stored(ctx) == 0
+
+
+class CountingWriter(GroupCommitWriter):
+    """A writer that remembers how many rows each submission held."""
+
+    def __init__(self, ctx: CAContext) -> None:
+        super().__init__(ctx.database)
+        self.submissions: list[int] = []
+
+    def submit(self, rows):  # type: ignore[no-untyped-def]
+        self.submissions.append(len(rows))
+        return super().submit(rows)
+
+
+def test_the_requests_a_commit_answered_go_together_in_the_next(ctx: CAContext) -> None:
+    writer = CountingWriter(ctx)
+    batch = AuditBatch(writer, max_hold=60.0)  # as long as it takes: the clients come back
+
+    async def client(number: int) -> None:
+        for call in range(3):
+            await batch.store([row(ctx, number * 10 + call)])  # type: ignore[list-item]
+
+    async def four_clients() -> None:
+        await asyncio.gather(*(client(n) for n in range(4)))
+
+    try:
+        asyncio.run(four_clients())
+    finally:
+        writer.close()
+
+    # Not 4, 1, 3, 1, 3 (the answered clients taking turns): each commit carries all four.
+    assert writer.submissions == [4, 4, 4]
+    assert stored(ctx) == 12
+
+
+def test_a_client_that_does_not_come_back_holds_the_others_only_briefly(ctx: CAContext) -> None:
+    writer = CountingWriter(ctx)
+    batch = AuditBatch(writer, max_hold=0.01)
+
+    async def client(number: int, calls: int) -> None:
+        for call in range(calls):
+            await batch.store([row(ctx, number * 10 + call)])  # type: ignore[list-item]
+
+    async def one_leaves() -> None:
+        await asyncio.gather(client(1, 1), client(2, 3))
+
+    try:
+        asyncio.run(one_leaves())
+    finally:
+        writer.close()
+
+    assert writer.submissions == [2, 1, 1]
+    assert stored(ctx) == 4

@@ -123,6 +123,40 @@ def test_a_revocation_through_the_api_is_answered_within_a_poll(
     assert answer.revocation_reason is x509.ReasonFlags.superseded
 
 
+def test_a_get_asked_again_after_a_revocation_answers_revoked(
+    service: Service, anonymous: httpx.Client
+) -> None:
+    leaf, issuer = _issue(service, "revoke-get.ocsp.example")
+    path = f"/ocsp/issuing/{base64.b64encode(_request(leaf, issuer)).decode()}"
+    assert _status(anonymous.get(path)).certificate_status is ocsp.OCSPCertStatus.GOOD
+    with service.client() as api:
+        revoked = api.post(
+            f"/v1/certificates/{leaf.serial_number:x}/revoke", json={"reason": "superseded"}
+        )
+    assert revoked.status_code == 200, revoked.text
+
+    def seen_revoked() -> ocsp.OCSPResponse | None:
+        answer = _status(anonymous.get(path))  # the same path: remembered, not re-decoded
+        return answer if answer.certificate_status is ocsp.OCSPCertStatus.REVOKED else None
+
+    assert poll_until(seen_revoked, within=2.0) is not None
+
+
+def test_head_answers_the_headers_of_get_without_the_body(
+    service: Service, anonymous: httpx.Client
+) -> None:
+    leaf, issuer = _issue(service, "head.ocsp.example")
+    path = f"/ocsp/issuing/{base64.b64encode(_request(leaf, issuer)).decode()}"
+
+    got = anonymous.get(path)
+    head = anonymous.head(path)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["cache-control"] == got.headers["cache-control"]
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
@@ -34,6 +34,12 @@ OCSP_PREFIX = "/ocsp/"
 MAX_REQUEST_BYTES = 16 * 1024
 _CONTENT_TYPE = (b"content-type", b"application/ocsp-response")
 _NO_STORE = (b"cache-control", b"no-store")
+# A request for one certificate without a nonce is ~100 characters in a path; memos
+# of at most this many entries of at most this length stay well under a megabyte.
+_MEMO_ENTRIES = 1024
+_MEMO_PATH = 512
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class OCSPApp:
@@ -52,6 +58,10 @@ class OCSPApp:
             else None
         )
         self._children: dict[str, Any] = {}
+        # Hot-path memos (bounded): the decoded request of a GET path seen before, and the
+        # header lines of a cached answer (kept with the answer, so an id is never reused).
+        self._requests: dict[str, tuple[str, bytes]] = {}
+        self._headers: dict[int, tuple[OCSPAnswer, list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, extra_headers: list[tuple[bytes, bytes]]
@@ -59,9 +69,16 @@ class OCSPApp:
         """Answer one request; returns the HTTP status sent."""
         method = scope["method"]
         rest = scope["path"][len(OCSP_PREFIX) :]
+        request_der: bytes | None
         if method in ("GET", "HEAD"):
-            ca_name, _, encoded = rest.partition("/")
-            request_der = _decoded(encoded)
+            known = self._requests.get(rest)
+            if known is not None:
+                ca_name, request_der = known
+            else:
+                ca_name, _, encoded = rest.partition("/")
+                request_der = _decoded(encoded)
+                if request_der is not None and len(rest) <= _MEMO_PATH:
+                    _remember(self._requests, rest, (ca_name, request_der))
         elif method == "POST":
             ca_name = rest
             request_der = await _body(receive)
@@ -75,8 +92,25 @@ class OCSPApp:
             cached = self.responder.cached(ca_name, request_der)
             answer = cached or await self._respond(ca_name, request_der)
         self._count(answer)
-        await _send_answer(send, answer, extra_headers, head=method == "HEAD")
+        headers = [*self._answer_headers(answer), *extra_headers]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else answer.der})
         return 200
+
+    def _answer_headers(self, answer: OCSPAnswer) -> list[tuple[bytes, bytes]]:
+        """Content type, length and caching of ``answer`` (made once per cached answer)."""
+        known = self._headers.get(id(answer))
+        if known is not None and known[0] is answer:
+            return known[1]
+        headers = [_CONTENT_TYPE, (b"content-length", str(len(answer.der)).encode())]
+        if answer.max_age is None:
+            headers.append(_NO_STORE)
+        else:
+            # RFC 5019 6.2: let HTTP caches keep it, but no longer than we would.
+            cache = f"max-age={answer.max_age}, public, no-transform"
+            headers.append((b"cache-control", cache.encode()))
+        _remember(self._headers, id(answer), (answer, headers))
+        return headers
 
     async def _respond(self, ca_name: str, request_der: bytes) -> OCSPAnswer:
         try:
@@ -92,6 +126,12 @@ class OCSPApp:
         if child is None:
             child = self._children[answer.outcome] = self._answers.labels(answer.outcome.value)
         child.inc()
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> None:
+    if len(memo) >= _MEMO_ENTRIES:  # a client making up requests cannot grow it without end
+        memo.clear()
+    memo[key] = value
 
 
 def _decoded(encoded: str) -> bytes | None:
@@ -119,21 +159,6 @@ async def _body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-async def _send_answer(
-    send: Send, answer: OCSPAnswer, extra: list[tuple[bytes, bytes]], *, head: bool
-) -> None:
-    headers = [_CONTENT_TYPE, (b"content-length", str(len(answer.der)).encode()), *extra]
-    if answer.max_age is None:
-        headers.append(_NO_STORE)
-    else:
-        # RFC 5019 6.2: let HTTP caches keep it, but no longer than we would.
-        headers.append(
-            (b"cache-control", f"max-age={answer.max_age}, public, no-transform".encode())
-        )
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else answer.der})
 
 
 async def _plain(send: Send, status: int, text: bytes, extra: list[tuple[bytes, bytes]]) -> int:
