@@ -205,7 +205,6 @@ def _revocation_count(session: Session, ca_id: int) -> int:
 class CRLFreshness:
     """How the newest CRL of a CA stands against its revocations and its lifetime."""
 
-    ca_name: str
     number: int
     listed: int  # entries on the newest CRL
     revoked: int  # certificates of the CA revoked now
@@ -218,7 +217,7 @@ class CRLFreshness:
         return self.revoked != self.listed or now >= half_life
 
 
-def crl_freshness(ctx: CAContext, session: Session, row: CertificateAuthorityRow) -> CRLFreshness:
+def crl_freshness(session: Session, row: CertificateAuthorityRow) -> CRLFreshness:
     """The newest CRL of ``row``'s CA next to its revocations (an indexed count, no CRL bytes)."""
     newest = session.execute(
         select(CRLRow.number, CRLRow.entries, CRLRow.this_update, CRLRow.next_update)
@@ -227,7 +226,6 @@ def crl_freshness(ctx: CAContext, session: Session, row: CertificateAuthorityRow
         .limit(1)
     ).one()
     return CRLFreshness(
-        ca_name=row.name,
         number=newest.number,
         listed=newest.entries,
         revoked=_revocation_count(session, row.id),
@@ -257,7 +255,7 @@ def publish_crl_if_behind(
     for _ in range(_PUBLISH_ATTEMPTS):
         with ctx.database.read() as session:
             row = ctx.ca_row(session, ca_name)
-            freshness = crl_freshness(ctx, session, row)
+            freshness = crl_freshness(session, row)
             if not freshness.behind(ctx.clock()):
                 return None, freshness.number
             seen = (row.crl_number, row.serial)

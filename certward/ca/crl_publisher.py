@@ -117,7 +117,7 @@ class CRLPublisher:
         behind = []
         with self._ctx.database.read() as session:
             for row in session.scalars(select(CertificateAuthorityRow)):
-                if crl_freshness(self._ctx, session, row).behind(now):
+                if crl_freshness(session, row).behind(now):
                     behind.append(row.name)
         for name in behind:
             self.request(name)
